@@ -1,0 +1,326 @@
+using System.Text;
+using SipIps.Engine.Common;
+
+namespace SipIps.Engine.Sip;
+
+public static partial class SipParser
+{
+    private static void ParseBody(SipMessage m)
+    {
+        ReadOnlySpan<byte> b = m.Buffer.AsSpan(0, m.Length);
+        int start = m.Body.Start, end = m.Body.End;
+        if (!m.ContentType.IsPresent)
+        {
+            if (b.Slice(start, end - start).StartsWith("v=0"u8)) ParseSdp(b, start, end, m);
+            return;
+        }
+        var ct = m[m.ContentType];
+        int semi = ct.IndexOf((byte)';');
+        var mediaType = TrimLws(semi < 0 ? ct : ct.Slice(0, semi));
+        if (Ascii.EqualsIgnoreCase(mediaType, "application/sdp"u8))
+        {
+            ParseSdp(b, start, end, m);
+        }
+        else if (mediaType.Length > 10 && Ascii.EqualsIgnoreCase(mediaType.Slice(0, 10), "multipart/"u8) && semi >= 0)
+        {
+            int ctStart = m.ContentType.Start;
+            var boundary = FindBoundary(b, ctStart + semi, m.ContentType.End);
+            if (boundary.IsEmpty) m.Anomalies |= SipAnomaly.MultipartMalformed;
+            else ParseMultipart(b, start, end, boundary, m);
+        }
+    }
+
+    private static ReadOnlySpan<byte> TrimLws(ReadOnlySpan<byte> s)
+    {
+        int a = 0, e = s.Length;
+        while (a < e && SipChars.IsLws(s[a])) a++;
+        while (e > a && SipChars.IsLws(s[e - 1])) e--;
+        return s.Slice(a, e - a);
+    }
+
+    private static ReadOnlySpan<byte> FindBoundary(ReadOnlySpan<byte> b, int p, int end)
+    {
+        while (p < end && b[p] == ';')
+        {
+            p++;
+            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return default;
+            if (value.IsPresent && Ascii.EqualsIgnoreCase(b.Slice(name.Start, name.Length), "boundary"u8))
+                return b.Slice(value.Start, value.Length);
+            p = SipChars.SkipLws(b, p, end);
+        }
+        return default;
+    }
+
+    /// <summary>Finds the first application/sdp part of a multipart body (RFC 2046) and parses it.</summary>
+    private static void ParseMultipart(ReadOnlySpan<byte> b, int start, int end, ReadOnlySpan<byte> boundary, SipMessage m)
+    {
+        Span<byte> delimiterBuffer = stackalloc byte[72];
+        if (boundary.Length > 70)
+        {
+            m.Anomalies |= SipAnomaly.MultipartMalformed;
+            return;
+        }
+        delimiterBuffer[0] = (byte)'-';
+        delimiterBuffer[1] = (byte)'-';
+        boundary.CopyTo(delimiterBuffer.Slice(2));
+        ReadOnlySpan<byte> delimiter = delimiterBuffer.Slice(0, boundary.Length + 2);
+
+        int p = start;
+        int first = b.Slice(p, end - p).IndexOf(delimiter);
+        if (first < 0)
+        {
+            m.Anomalies |= SipAnomaly.MultipartMalformed;
+            return;
+        }
+        p += first + delimiter.Length;
+        while (p < end)
+        {
+            if (end - p >= 2 && b[p] == '-' && b[p + 1] == '-') return; // close delimiter
+            int lf = b.Slice(p, end - p).IndexOf((byte)'\n');
+            if (lf < 0) break;
+            int partStart = p + lf + 1;
+            int nextDelim = b.Slice(partStart, end - partStart).IndexOf(delimiter);
+            int partEnd = nextDelim < 0 ? end : partStart + nextDelim;
+            int contentEnd = partEnd;
+            // The CRLF before a delimiter belongs to the delimiter.
+            if (contentEnd > partStart && b[contentEnd - 1] == '\n') contentEnd--;
+            if (contentEnd > partStart && b[contentEnd - 1] == '\r') contentEnd--;
+
+            // Part headers end at the first empty line.
+            int hp = partStart;
+            bool isSdp = false;
+            int bodyStart = -1;
+            while (hp < contentEnd)
+            {
+                int hl = b.Slice(hp, contentEnd - hp).IndexOf((byte)'\n');
+                int le = hl < 0 ? contentEnd : hp + hl;
+                int lineEnd = le > hp && b[le - 1] == '\r' ? le - 1 : le;
+                if (lineEnd == hp)
+                {
+                    bodyStart = hl < 0 ? contentEnd : le + 1;
+                    break;
+                }
+                var line = b.Slice(hp, lineEnd - hp);
+                int colon = line.IndexOf((byte)':');
+                if (colon > 0 && Ascii.EqualsIgnoreCase(TrimLws(line.Slice(0, colon)), "Content-Type"u8))
+                {
+                    var v = TrimLws(line.Slice(colon + 1));
+                    int sc = v.IndexOf((byte)';');
+                    if (Ascii.EqualsIgnoreCase(TrimLws(sc < 0 ? v : v.Slice(0, sc)), "application/sdp"u8)) isSdp = true;
+                }
+                hp = hl < 0 ? contentEnd : le + 1;
+            }
+            if (isSdp && bodyStart >= 0)
+            {
+                ParseSdp(b, bodyStart, contentEnd, m);
+                return;
+            }
+            if (nextDelim < 0) break;
+            p = partEnd + delimiter.Length;
+        }
+    }
+
+    /// <summary>
+    /// SDP (RFC 8866): keeps o=, s=, c= (session and media level) and every m= line with its payload types, so that
+    /// RTP can be tied to the call. Malformed lines are counted, never fatal.
+    /// </summary>
+    private static void ParseSdp(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        ref SdpSession sdp = ref m.Sdp;
+        sdp.Text = Slice(start, end);
+        int current = -1;
+        int p = start;
+        while (p < end)
+        {
+            int lf = b.Slice(p, end - p).IndexOf((byte)'\n');
+            int le = lf < 0 ? end : p + lf;
+            int next = lf < 0 ? end : le + 1;
+            if (le > p && b[le - 1] == '\r') le--;
+            if (le == p)
+            {
+                p = next;
+                continue;
+            }
+            if (le - p < 2 || b[p + 1] != '=')
+            {
+                m.Anomalies |= SipAnomaly.SdpMalformed;
+                p = next;
+                continue;
+            }
+            int vs = p + 2;
+            switch (b[p])
+            {
+                case (byte)'v':
+                    sdp.Version = Slice(vs, le);
+                    sdp.Present = true;
+                    break;
+                case (byte)'o':
+                    sdp.Origin = Slice(vs, le);
+                    ParseOrigin(b, vs, le, ref sdp, m);
+                    break;
+                case (byte)'s':
+                    sdp.SessionName = Slice(vs, le);
+                    break;
+                case (byte)'c':
+                    if (current < 0)
+                    {
+                        sdp.Connection = Slice(vs, le);
+                        sdp.ConnectionAddress = ParseConnectionAddress(b, vs, le, m);
+                    }
+                    else if (current < m.MediaCount)
+                    {
+                        ref SdpMedia media = ref m.Media[current];
+                        media.Connection = Slice(vs, le);
+                        media.ConnectionAddress = ParseConnectionAddress(b, vs, le, m);
+                    }
+                    break;
+                case (byte)'m':
+                    current++;
+                    if (m.MediaCount < m.Media.Length)
+                    {
+                        ParseMediaLine(b, vs, le, ref m.Media[m.MediaCount], m);
+                        m.MediaCount++;
+                    }
+                    else
+                    {
+                        m.Anomalies |= SipAnomaly.SdpCapReached;
+                    }
+                    break;
+            }
+            p = next;
+        }
+        if (!sdp.Present) m.Anomalies |= SipAnomaly.SdpMalformed;
+        sdp.Present = true;
+    }
+
+    private static void ParseOrigin(ReadOnlySpan<byte> b, int start, int end, ref SdpSession sdp, SipMessage m)
+    {
+        // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
+        Span<int> fs = stackalloc int[6];
+        Span<int> fe = stackalloc int[6];
+        int n = SplitSpaces(b, start, end, fs, fe);
+        if (n != 6)
+        {
+            m.Anomalies |= SipAnomaly.SdpMalformed;
+            if (n < 1) return;
+        }
+        sdp.OriginUsername = Slice(fs[0], fe[0]);
+        if (n > 1) sdp.OriginSessionId = Slice(fs[1], fe[1]);
+        if (n > 2) sdp.OriginVersion = Slice(fs[2], fe[2]);
+        if (n > 5) sdp.OriginAddress = Slice(fs[5], fe[5]);
+    }
+
+    private static IpAddr ParseConnectionAddress(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        // c=<nettype> <addrtype> <connection-address>[/ttl][/count]
+        Span<int> fs = stackalloc int[3];
+        Span<int> fe = stackalloc int[3];
+        int n = SplitSpaces(b, start, end, fs, fe);
+        if (n != 3)
+        {
+            m.Anomalies |= SipAnomaly.SdpMalformed;
+            return default;
+        }
+        var addr = b.Slice(fs[2], fe[2] - fs[2]);
+        int slash = addr.IndexOf((byte)'/');
+        if (slash >= 0) addr = addr.Slice(0, slash);
+        var type = b.Slice(fs[1], fe[1] - fs[1]);
+        IpAddr ip;
+        bool ok = Ascii.EqualsIgnoreCase(type, "IP6"u8) ? IpAddr.TryParseV6(addr, out ip) : IpAddr.TryParseV4(addr, out ip);
+        // A host name is legal in c= but cannot be tied to packets without DNS; it stays in the text only.
+        return ok ? ip : default;
+    }
+
+    private static void ParseMediaLine(ReadOnlySpan<byte> b, int start, int end, ref SdpMedia media, SipMessage m)
+    {
+        // m=<media> <port>[/<number of ports>] <proto> <fmt> ...
+        media = default;
+        media.Text = Slice(start, end);
+        media.Connection = media.Formats = media.Proto = media.Media = SipSlice.None;
+        media.Port = -1;
+        media.PortCount = 1;
+        media.PayloadStart = m.PayloadTypeCount;
+        int p = start;
+        int ms = p;
+        while (p < end && b[p] != ' ') p++;
+        media.Media = Slice(ms, p);
+        media.Kind = MediaKind(b.Slice(ms, p - ms));
+        p = SkipSpaces(b, p, end);
+        if (!SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong port, out bool of) || of)
+        {
+            m.Anomalies |= SipAnomaly.SdpMalformed;
+            return;
+        }
+        media.Port = (int)port;
+        if (p < end && b[p] == '/')
+        {
+            p++;
+            if (SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong count, out bool of2) && !of2) media.PortCount = (int)count;
+        }
+        p = SkipSpaces(b, p, end);
+        int ps = p;
+        while (p < end && b[p] != ' ') p++;
+        media.Proto = Slice(ps, p);
+        bool rtp = b.Slice(ps, p - ps).IndexOf("RTP"u8) >= 0;
+        p = SkipSpaces(b, p, end);
+        media.Formats = Slice(p, end);
+        if (!rtp) return;
+        while (p < end)
+        {
+            int fs = p;
+            if (SipChars.TryParseDecimal(b, ref p, end, 127, out ulong pt, out bool of3) && !of3 && (p == end || b[p] == ' '))
+            {
+                if (m.PayloadTypeCount < m.PayloadTypes.Length)
+                {
+                    m.PayloadTypes[m.PayloadTypeCount++] = (byte)pt;
+                    media.PayloadCount++;
+                }
+                else
+                {
+                    m.Anomalies |= SipAnomaly.SdpCapReached;
+                }
+            }
+            else
+            {
+                m.Anomalies |= SipAnomaly.SdpMalformed;
+                while (p < end && b[p] != ' ') p++;
+            }
+            if (p == fs) p++;
+            p = SkipSpaces(b, p, end);
+        }
+    }
+
+    private static SdpMediaKind MediaKind(ReadOnlySpan<byte> s)
+    {
+        if (s.SequenceEqual("audio"u8)) return SdpMediaKind.Audio;
+        if (s.SequenceEqual("video"u8)) return SdpMediaKind.Video;
+        if (s.SequenceEqual("application"u8)) return SdpMediaKind.Application;
+        if (s.SequenceEqual("text"u8)) return SdpMediaKind.Text;
+        if (s.SequenceEqual("message"u8)) return SdpMediaKind.Message;
+        if (s.SequenceEqual("image"u8)) return SdpMediaKind.Image;
+        return SdpMediaKind.Other;
+    }
+
+    private static int SkipSpaces(ReadOnlySpan<byte> b, int p, int end)
+    {
+        while (p < end && b[p] == ' ') p++;
+        return p;
+    }
+
+    /// <summary>Splits on single or repeated spaces into at most <c>starts.Length</c> fields; returns the count.</summary>
+    private static int SplitSpaces(ReadOnlySpan<byte> b, int start, int end, Span<int> starts, Span<int> ends)
+    {
+        int n = 0, p = SkipSpaces(b, start, end);
+        while (p < end)
+        {
+            if (n == starts.Length) return n + 1;
+            int s = p;
+            while (p < end && b[p] != ' ') p++;
+            starts[n] = s;
+            ends[n] = p;
+            n++;
+            p = SkipSpaces(b, p, end);
+        }
+        return n;
+    }
+}

@@ -1,0 +1,619 @@
+using System.Text;
+using SipIps.Engine.Common;
+
+namespace SipIps.Engine.Sip;
+
+public static partial class SipParser
+{
+    private static readonly byte[] s_magicCookie = "z9hG4bK"u8.ToArray();
+
+    // ---------------------------------------------------------------- Via
+    private static void ParseVia(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        while (true)
+        {
+            p = SipChars.SkipLws(b, p, end);
+            int vstart = p;
+            SipVia via = default;
+            via.Port = -1;
+            via.RPort = -2;
+            via.Branch = via.Received = via.Maddr = via.Params = SipSlice.None;
+            if (!ParseViaValue(b, ref p, end, ref via))
+            {
+                m.Fail(SipParseStatus.BadVia, p, SipHeaderId.Via);
+                m.ViaTotal++;
+                return;
+            }
+            via.Text = Slice(vstart, p);
+            if (!via.Branch.IsPresent) m.Anomalies |= SipAnomaly.MissingBranch;
+            else if (!m[via.Branch].StartsWith(s_magicCookie)) m.Anomalies |= SipAnomaly.BranchWithoutMagicCookie;
+            if (via.HostKind == HostKind.IPv4 && m[via.Host].SequenceEqual("255.255.255.255"u8))
+                m.Anomalies |= SipAnomaly.BroadcastVia;
+
+            if (m.ViaCount < m.Vias.Length) m.Vias[m.ViaCount++] = via;
+            else m.Anomalies |= SipAnomaly.ViaCapReached;
+            m.ViaTotal++;
+
+            p = SipChars.SkipLws(b, p, end);
+            if (p == end) return;
+            if (b[p] != ',')
+            {
+                m.Fail(SipParseStatus.BadVia, p, SipHeaderId.Via);
+                return;
+            }
+            p++;
+        }
+    }
+
+    private static bool ParseViaValue(ReadOnlySpan<byte> b, ref int p, int end, ref SipVia via)
+    {
+        // sent-protocol = protocol-name SLASH protocol-version SLASH transport, with LWS allowed around each SLASH.
+        int ps = p;
+        int e = SipChars.SkipToken(b, p, end);
+        if (e == p) return false;
+        p = SipChars.SkipLws(b, e, end);
+        if (p >= end || b[p] != '/') return false;
+        p = SipChars.SkipLws(b, p + 1, end);
+        e = SipChars.SkipToken(b, p, end);
+        if (e == p) return false;
+        p = SipChars.SkipLws(b, e, end);
+        if (p >= end || b[p] != '/') return false;
+        p = SipChars.SkipLws(b, p + 1, end);
+        int ts = p;
+        e = SipChars.SkipToken(b, p, end);
+        if (e == ts) return false;
+        via.TransportText = Slice(ts, e);
+        via.Transport = ParseTransport(b.Slice(ts, e - ts));
+        via.Protocol = Slice(ps, e);
+        p = e;
+        if (p >= end || !SipChars.IsLws(b[p])) return false;
+        p = SipChars.SkipLws(b, p, end);
+
+        if (!ParseHostPort(b, ref p, end, out via.Host, out via.HostKind, out via.Port)) return false;
+
+        int paramStart = -1;
+        while (true)
+        {
+            int q = SipChars.SkipLws(b, p, end);
+            if (q >= end || b[q] != ';') break;
+            if (paramStart < 0) paramStart = q;
+            p = q + 1;
+            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return false;
+            var n = b.Slice(name.Start, name.Length);
+            if (Ascii.EqualsIgnoreCase(n, "branch"u8)) via.Branch = value.IsPresent ? value : new SipSlice(name.End, 0);
+            else if (Ascii.EqualsIgnoreCase(n, "received"u8)) via.Received = value;
+            else if (Ascii.EqualsIgnoreCase(n, "maddr"u8)) via.Maddr = value;
+            else if (Ascii.EqualsIgnoreCase(n, "rport"u8))
+            {
+                if (!value.IsPresent) via.RPort = -1;
+                else
+                {
+                    int vp = value.Start;
+                    if (!SipChars.TryParseDecimal(b, ref vp, value.End, 65535, out ulong rp, out bool of) || of || vp != value.End)
+                        return false;
+                    via.RPort = (int)rp;
+                }
+            }
+        }
+        if (paramStart >= 0) via.Params = Slice(paramStart, p);
+        return true;
+    }
+
+    private static SipTransport ParseTransport(ReadOnlySpan<byte> t)
+    {
+        if (Ascii.EqualsIgnoreCase(t, "UDP"u8)) return SipTransport.Udp;
+        if (Ascii.EqualsIgnoreCase(t, "TCP"u8)) return SipTransport.Tcp;
+        if (Ascii.EqualsIgnoreCase(t, "TLS"u8)) return SipTransport.Tls;
+        if (Ascii.EqualsIgnoreCase(t, "SCTP"u8)) return SipTransport.Sctp;
+        if (Ascii.EqualsIgnoreCase(t, "TLS-SCTP"u8)) return SipTransport.TlsSctp;
+        if (Ascii.EqualsIgnoreCase(t, "WS"u8)) return SipTransport.Ws;
+        if (Ascii.EqualsIgnoreCase(t, "WSS"u8)) return SipTransport.Wss;
+        return SipTransport.Unknown;
+    }
+
+    /// <summary>host [ COLON port ] as in Via sent-by (SWS allowed around the colon).</summary>
+    private static bool ParseHostPort(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice host, out HostKind kind, out int port)
+    {
+        host = SipSlice.None;
+        kind = HostKind.None;
+        port = -1;
+        if (p >= end) return false;
+        if (b[p] == '[')
+        {
+            int close = b.Slice(p, end - p).IndexOf((byte)']');
+            if (close < 0) return false;
+            close += p;
+            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
+            host = Slice(p, close + 1);
+            kind = HostKind.IPv6;
+            p = close + 1;
+        }
+        else
+        {
+            int hs = p;
+            bool numeric = true;
+            while (p < end && SipChars.IsHost(b[p]))
+            {
+                if (!SipChars.IsDigit(b[p]) && b[p] != '.') numeric = false;
+                p++;
+            }
+            if (p == hs) return false;
+            var h = b.Slice(hs, p - hs);
+            if (numeric)
+            {
+                if (!IpAddr.TryParseV4(h, out _)) return false;
+                kind = HostKind.IPv4;
+            }
+            else
+            {
+                if (!ValidHostname(h)) return false;
+                kind = HostKind.Name;
+            }
+            host = Slice(hs, p);
+        }
+        int q = SipChars.SkipLws(b, p, end);
+        if (q < end && b[q] == ':')
+        {
+            q = SipChars.SkipLws(b, q + 1, end);
+            if (!SipChars.TryParseDecimal(b, ref q, end, 65535, out ulong v, out bool overflow) || overflow) return false;
+            port = (int)v;
+            p = q;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Parses one generic-param after its ';' (RFC 3261: token [ EQUAL gen-value ], gen-value = token / host /
+    /// quoted-string), with SWS around '='. Leaves <paramref name="p"/> just past the value.
+    /// </summary>
+    private static bool NextParam(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice name, out SipSlice value)
+    {
+        value = SipSlice.None;
+        p = SipChars.SkipLws(b, p, end);
+        int ns = p;
+        p = SipChars.SkipToken(b, p, end);
+        name = Slice(ns, p);
+        if (p == ns) return false;
+        int q = SipChars.SkipLws(b, p, end);
+        if (q < end && b[q] == '=')
+        {
+            q = SipChars.SkipLws(b, q + 1, end);
+            if (q < end && b[q] == '"')
+            {
+                int close = SipChars.SkipQuoted(b, q, end);
+                if (close < 0) return false;
+                value = Slice(q + 1, close - 1);
+                p = close;
+                return true;
+            }
+            int vs = q;
+            while (q < end && SipChars.IsHeaderParam(b[q])) q++;
+            if (q == vs) return false;
+            value = Slice(vs, q);
+            p = q;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- From, To, Contact, Route
+    private static void ParseFromTo(ReadOnlySpan<byte> b, int start, int end, SipMessage m, ref SipNameAddr na, SipHeaderId id)
+    {
+        SipParseStatus bad = id == SipHeaderId.From ? SipParseStatus.BadFrom : SipParseStatus.BadTo;
+        int p = start;
+        if (start == end)
+        {
+            m.Fail(bad, start, id);
+            return;
+        }
+        SipParseStatus err = ParseNameAddr(b, ref p, end, ref na, bad, allowBare: true);
+        if (err == SipParseStatus.Ok && p != end) err = bad;
+        if (err != SipParseStatus.Ok) m.Fail(err, p, id);
+    }
+
+    private static void ParseContact(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        if (end - start == 1 && b[start] == '*')
+        {
+            m.ContactStar = true;
+            m.ContactTotal++;
+            return;
+        }
+        while (true)
+        {
+            p = SipChars.SkipLws(b, p, end);
+            var na = default(SipNameAddr);
+            na.Clear();
+            SipParseStatus err = ParseNameAddr(b, ref p, end, ref na, SipParseStatus.BadContact, allowBare: true);
+            m.ContactTotal++;
+            if (err != SipParseStatus.Ok)
+            {
+                m.Fail(err, p, SipHeaderId.Contact);
+                return;
+            }
+            if (na.Expires == -2)
+            {
+                m.Anomalies |= SipAnomaly.ContactExpiresOutOfRange;
+                na.Expires = -1;
+            }
+            if (m.ContactCount < m.Contacts.Length) m.Contacts[m.ContactCount++] = na;
+            else m.Anomalies |= SipAnomaly.ContactCapReached;
+            p = SipChars.SkipLws(b, p, end);
+            if (p == end) return;
+            if (b[p] != ',')
+            {
+                m.Fail(SipParseStatus.BadContact, p, SipHeaderId.Contact);
+                return;
+            }
+            p++;
+        }
+    }
+
+    private static void ParseRouteList(ReadOnlySpan<byte> b, int start, int end, SipMessage m, SipNameAddr[] list,
+        ref int count, ref int total, SipHeaderId id)
+    {
+        int p = start;
+        while (true)
+        {
+            p = SipChars.SkipLws(b, p, end);
+            var na = default(SipNameAddr);
+            na.Clear();
+            // route-param = name-addr: the brackets are mandatory.
+            SipParseStatus err = ParseNameAddr(b, ref p, end, ref na, SipParseStatus.BadRoute, allowBare: false);
+            total++;
+            if (err != SipParseStatus.Ok)
+            {
+                m.Fail(err, p, id);
+                return;
+            }
+            if (count < list.Length) list[count++] = na;
+            else m.Anomalies |= SipAnomaly.RouteCapReached;
+            p = SipChars.SkipLws(b, p, end);
+            if (p == end) return;
+            if (b[p] != ',')
+            {
+                m.Fail(SipParseStatus.BadRoute, p, id);
+                return;
+            }
+            p++;
+        }
+    }
+
+    /// <summary>
+    /// ( name-addr / addr-spec ) *( SEMI param ). Stops before a ',' or at the end; the caller decides whether a
+    /// list may follow. Returns Ok or the reason.
+    /// </summary>
+    private static SipParseStatus ParseNameAddr(ReadOnlySpan<byte> b, ref int p, int end, ref SipNameAddr na,
+        SipParseStatus bad, bool allowBare)
+    {
+        p = SipChars.SkipLws(b, p, end);
+        int start = p;
+        if (p >= end) return bad;
+        bool bracketed;
+        if (b[p] == '"')
+        {
+            int close = SipChars.SkipQuoted(b, p, end);
+            if (close < 0) return SipParseStatus.UnterminatedQuote;
+            na.DisplayName = Slice(p, close);
+            p = SipChars.SkipLws(b, close, end);
+            if (p >= end || b[p] != '<') return bad;
+            bracketed = true;
+        }
+        else
+        {
+            int s = p;
+            while (p < end && (SipChars.IsToken(b[p]) || SipChars.IsLws(b[p]))) p++;
+            if (p < end && b[p] == '<')
+            {
+                int de = SipChars.TrimEnd(b, s, p);
+                if (de > s) na.DisplayName = Slice(s, de);
+                bracketed = true;
+            }
+            else
+            {
+                // Not a display name: either an addr-spec, or a display name with characters a token may not hold
+                // (RFC 4475 3.1.2.15), which shows as a '<' further on.
+                int lt = b.Slice(p, end - p).IndexOf((byte)'<');
+                int colonInRun = b.Slice(s, p - s).IndexOf((byte)':');
+                if (lt >= 0 && colonInRun < 0 && (p >= end || b[p] != ':')) return SipParseStatus.BadDisplayName;
+                p = s;
+                bracketed = false;
+            }
+        }
+
+        if (bracketed)
+        {
+            int close = b.Slice(p, end - p).IndexOf((byte)'>');
+            if (close < 0) return bad;
+            close += p;
+            int us = p + 1;
+            // RFC 4475 3.1.2.14: no whitespace inside the angle brackets.
+            if (us >= close || SipChars.IsLws(b[us]) || SipChars.IsLws(b[close - 1])) return bad;
+            if (!ParseUri(b, us, close, ref na.Uri, UriContext.Enclosed)) return bad;
+            p = close + 1;
+        }
+        else
+        {
+            if (!allowBare) return bad;
+            int ue = p;
+            while (ue < end && b[ue] != ';' && b[ue] != ',' && !SipChars.IsLws(b[ue])) ue++;
+            if (!ParseUri(b, p, ue, ref na.Uri, UriContext.Bare)) return bad;
+            p = ue;
+        }
+
+        int textEnd = p;
+        int paramStart = -1;
+        while (true)
+        {
+            int q = SipChars.SkipLws(b, p, end);
+            if (q >= end || b[q] != ';') break;
+            if (paramStart < 0) paramStart = q;
+            p = q + 1;
+            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return bad;
+            textEnd = p;
+            var n = b.Slice(name.Start, name.Length);
+            if (n.Length == 3 && Ascii.EqualsIgnoreCase(n, "tag"u8)) na.Tag = value.IsPresent ? value : new SipSlice(name.End, 0);
+            else if (n.Length == 7 && Ascii.EqualsIgnoreCase(n, "expires"u8) && value.IsPresent)
+            {
+                int vp = value.Start;
+                if (SipChars.TryParseDecimal(b, ref vp, value.End, uint.MaxValue, out ulong ex, out bool of) && vp == value.End)
+                    na.Expires = of ? -2 : (long)ex;
+            }
+            else if (n.Length == 1 && (n[0] | 0x20) == 'q') na.Q = value;
+        }
+        if (paramStart >= 0) na.Params = Slice(paramStart, textEnd);
+        na.Text = Slice(start, textEnd);
+        p = textEnd;
+        return SipParseStatus.Ok;
+    }
+
+    // ---------------------------------------------------------------- Call-ID, CSeq, scalars
+    private static void ParseCallId(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        // callid = word [ "@" word ]
+        m.CallId = Slice(start, end);
+        int at = -1;
+        for (int i = start; i < end; i++)
+        {
+            byte c = b[i];
+            if (c == '@')
+            {
+                if (at >= 0 || i == start || i == end - 1)
+                {
+                    m.Fail(SipParseStatus.BadCallId, i, SipHeaderId.CallId);
+                    return;
+                }
+                at = i;
+            }
+            else if (!SipChars.IsWord(c))
+            {
+                m.Fail(SipParseStatus.BadCallId, i, SipHeaderId.CallId);
+                return;
+            }
+        }
+        if (start == end) m.Fail(SipParseStatus.BadCallId, start, SipHeaderId.CallId);
+    }
+
+    private static void ParseCSeq(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        if (!SipChars.TryParseDecimal(b, ref p, end, uint.MaxValue, out ulong number, out bool overflow))
+        {
+            m.Fail(SipParseStatus.BadCSeq, start, SipHeaderId.CSeq);
+            return;
+        }
+        if (overflow)
+        {
+            // RFC 4475 3.1.2.4: a sequence number past 2^32-1 is a 400.
+            m.Fail(SipParseStatus.CSeqOutOfRange, start, SipHeaderId.CSeq);
+            m.CSeqNumber = uint.MaxValue;
+        }
+        else
+        {
+            m.CSeqNumber = (long)number;
+        }
+        if (p >= end || !SipChars.IsLws(b[p]))
+        {
+            m.Fail(SipParseStatus.BadCSeq, p, SipHeaderId.CSeq);
+            return;
+        }
+        p = SipChars.SkipLws(b, p, end);
+        int ms = p;
+        p = SipChars.SkipToken(b, p, end);
+        if (p == ms || p != end)
+        {
+            m.Fail(SipParseStatus.BadCSeq, p, SipHeaderId.CSeq);
+            if (p == ms) return;
+        }
+        m.CSeqMethodText = Slice(ms, p);
+        m.CSeqMethod = SipMethods.Parse(b.Slice(ms, p - ms));
+    }
+
+    private static void ParseMaxForwards(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        if (!SipChars.TryParseDecimal(b, ref p, end, 255, out ulong v, out bool overflow) || p != end)
+        {
+            m.Fail(SipParseStatus.BadMaxForwards, p, SipHeaderId.MaxForwards);
+            return;
+        }
+        if (overflow)
+        {
+            // RFC 4475 3.1.2.4: out of range alone may be treated as absent.
+            m.Anomalies |= SipAnomaly.MaxForwardsOutOfRange;
+            return;
+        }
+        m.MaxForwards = (int)v;
+        if (v == 0) m.Anomalies |= SipAnomaly.MaxForwardsZero;
+    }
+
+    private static void ParseExpires(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        if (!SipChars.TryParseDecimal(b, ref p, end, uint.MaxValue, out ulong v, out bool overflow) || p != end)
+        {
+            m.Fail(SipParseStatus.BadExpires, p, SipHeaderId.Expires);
+            return;
+        }
+        if (overflow)
+        {
+            m.Anomalies |= SipAnomaly.ExpiresOutOfRange;
+            return;
+        }
+        m.Expires = (long)v;
+    }
+
+    private static void ParseContentLength(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        int p = start;
+        if (!SipChars.TryParseDecimal(b, ref p, end, int.MaxValue, out ulong v, out bool overflow) || p != end)
+        {
+            m.Fail(SipParseStatus.BadContentLength, p, SipHeaderId.ContentLength);
+            return;
+        }
+        if (overflow)
+        {
+            m.Fail(SipParseStatus.ContentLengthOutOfRange, start, SipHeaderId.ContentLength);
+            return;
+        }
+        m.ContentLength = (int)v;
+    }
+
+    private static bool ValidContentType(ReadOnlySpan<byte> b, int start, int end)
+    {
+        // media-type = m-type SLASH m-subtype *( SEMI m-parameter )
+        int p = SipChars.SkipToken(b, start, end);
+        if (p == start) return false;
+        p = SipChars.SkipLws(b, p, end);
+        if (p >= end || b[p] != '/') return false;
+        p = SipChars.SkipLws(b, p + 1, end);
+        int s = p;
+        p = SipChars.SkipToken(b, p, end);
+        if (p == s) return false;
+        while (true)
+        {
+            int q = SipChars.SkipLws(b, p, end);
+            if (q >= end) return true;
+            if (b[q] != ';') return false;
+            p = q + 1;
+            if (!NextParam(b, ref p, end, out _, out _)) return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- Date (rfc1123-date)
+    private static ReadOnlySpan<byte> WeekDays => "MonTueWedThuFriSatSun"u8;
+    private static ReadOnlySpan<byte> Months => "JanFebMarAprMayJunJulAugSepOctNovDec"u8;
+
+    private static bool ValidRfc1123Date(ReadOnlySpan<byte> d)
+    {
+        // "Thu, 21 Feb 2002 13:02:03 GMT": RFC 3261 restricts the zone to GMT (RFC 4475 3.1.2.12).
+        if (d.Length != 29) return false;
+        if (!InTable(WeekDays, d.Slice(0, 3)) || d[3] != ',' || d[4] != ' ') return false;
+        if (!Digits(d.Slice(5, 2)) || d[7] != ' ' || !InTable(Months, d.Slice(8, 3)) || d[11] != ' ') return false;
+        if (!Digits(d.Slice(12, 4)) || d[16] != ' ') return false;
+        if (!Digits(d.Slice(17, 2)) || d[19] != ':' || !Digits(d.Slice(20, 2)) || d[22] != ':' || !Digits(d.Slice(23, 2)))
+            return false;
+        return d.Slice(25).SequenceEqual(" GMT"u8);
+
+        static bool Digits(ReadOnlySpan<byte> s)
+        {
+            foreach (byte c in s)
+                if (!SipChars.IsDigit(c)) return false;
+            return true;
+        }
+
+        static bool InTable(ReadOnlySpan<byte> table, ReadOnlySpan<byte> name)
+        {
+            for (int i = 0; i + 3 <= table.Length; i += 3)
+                if (table.Slice(i, 3).SequenceEqual(name)) return true;
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- Authorization, WWW-Authenticate
+    private static void ParseCredentials(ReadOnlySpan<byte> b, int start, int end, SipMessage m, ref SipCredentials c, SipHeaderId id)
+    {
+        int p = SipChars.SkipToken(b, start, end);
+        if (p == start)
+        {
+            m.Fail(SipParseStatus.BadAuthorization, start, id);
+            return;
+        }
+        c.Scheme = Slice(start, p);
+        bool ok = ParseAuthParams(b, p, end, "username"u8, "realm"u8, "nonce"u8, "uri"u8, out AuthFields f);
+        c.Username = f.A;
+        c.Realm = f.B;
+        c.Nonce = f.C;
+        c.Uri = f.D;
+        // Unknown schemes carry opaque data (RFC 4475 3.3.7): only Digest is held to the auth-param grammar.
+        if (!ok && Ascii.EqualsIgnoreCase(b.Slice(start, p - start), "Digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
+    }
+
+    private static void ParseChallenge(ReadOnlySpan<byte> b, int start, int end, SipMessage m, ref SipChallenge c, SipHeaderId id)
+    {
+        int p = SipChars.SkipToken(b, start, end);
+        if (p == start)
+        {
+            m.Fail(SipParseStatus.BadAuthorization, start, id);
+            return;
+        }
+        c.Scheme = Slice(start, p);
+        bool ok = ParseAuthParams(b, p, end, "realm"u8, "nonce"u8, "algorithm"u8, default, out AuthFields f);
+        c.Realm = f.A;
+        c.Nonce = f.B;
+        c.Algorithm = f.C;
+        if (!ok && Ascii.EqualsIgnoreCase(b.Slice(start, p - start), "Digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
+    }
+
+    private struct AuthFields
+    {
+        public SipSlice A, B, C, D;
+    }
+
+    /// <summary>
+    /// auth-param *( COMMA auth-param ), auth-param = name EQUAL ( token / quoted-string ). The values of the
+    /// parameters named <paramref name="a"/> to <paramref name="d"/> land in the matching fields.
+    /// </summary>
+    private static bool ParseAuthParams(ReadOnlySpan<byte> b, int p, int end, ReadOnlySpan<byte> a, ReadOnlySpan<byte> bName,
+        ReadOnlySpan<byte> c, ReadOnlySpan<byte> d, out AuthFields fields)
+    {
+        fields = new AuthFields { A = SipSlice.None, B = SipSlice.None, C = SipSlice.None, D = SipSlice.None };
+        if (p < end && !SipChars.IsLws(b[p])) return false;
+        p = SipChars.SkipLws(b, p, end);
+        if (p == end) return true;
+        while (true)
+        {
+            int ns = p;
+            p = SipChars.SkipToken(b, p, end);
+            if (p == ns) return false;
+            var name = b.Slice(ns, p - ns);
+            p = SipChars.SkipLws(b, p, end);
+            if (p >= end || b[p] != '=') return false;
+            p = SipChars.SkipLws(b, p + 1, end);
+            SipSlice value;
+            if (p < end && b[p] == '"')
+            {
+                int close = SipChars.SkipQuoted(b, p, end);
+                if (close < 0) return false;
+                value = Slice(p + 1, close - 1);
+                p = close;
+            }
+            else
+            {
+                int vs = p;
+                while (p < end && b[p] != ',' && !SipChars.IsLws(b[p]) && b[p] != '"') p++;
+                if (p == vs) return false;
+                value = Slice(vs, p);
+            }
+            if (!a.IsEmpty && Ascii.EqualsIgnoreCase(name, a)) fields.A = value;
+            else if (!bName.IsEmpty && Ascii.EqualsIgnoreCase(name, bName)) fields.B = value;
+            else if (!c.IsEmpty && Ascii.EqualsIgnoreCase(name, c)) fields.C = value;
+            else if (!d.IsEmpty && Ascii.EqualsIgnoreCase(name, d)) fields.D = value;
+            p = SipChars.SkipLws(b, p, end);
+            if (p == end) return true;
+            if (b[p] != ',') return false;
+            p = SipChars.SkipLws(b, p + 1, end);
+        }
+    }
+}

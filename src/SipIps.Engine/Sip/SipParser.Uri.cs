@@ -1,0 +1,190 @@
+using System.Text;
+using SipIps.Engine.Common;
+
+namespace SipIps.Engine.Sip;
+
+internal enum UriContext : byte
+{
+    /// <summary>Inside angle brackets or in the Request-Line: URI parameters and headers belong to the URI.</summary>
+    Enclosed,
+    /// <summary>An addr-spec without brackets: it may carry neither URI parameters nor headers (RFC 3261 20.10).</summary>
+    Bare,
+}
+
+public static partial class SipParser
+{
+    private static bool ParseUri(ReadOnlySpan<byte> b, int start, int end, ref SipUri u, UriContext context)
+    {
+        u.Clear();
+        u.Text = Slice(start, end);
+        int p = start;
+        if (p >= end || !SipChars.IsAlpha(b[p])) return false;
+        while (p < end && SipChars.IsScheme(b[p])) p++;
+        if (p >= end || b[p] != ':') return false;
+        var scheme = b.Slice(start, p - start);
+        p++;
+        if (Ascii.EqualsIgnoreCase(scheme, "sip"u8)) u.Scheme = UriScheme.Sip;
+        else if (Ascii.EqualsIgnoreCase(scheme, "sips"u8)) u.Scheme = UriScheme.Sips;
+        else if (Ascii.EqualsIgnoreCase(scheme, "tel"u8)) u.Scheme = UriScheme.Tel;
+        else u.Scheme = UriScheme.Other;
+
+        if (u.Scheme is UriScheme.Sip or UriScheme.Sips)
+            return ParseSipUriBody(b, p, end, ref u, context);
+
+        // absoluteURI / tel: opaque, but never whitespace, controls or the characters that delimit it.
+        if (p == end) return false;
+        for (int i = p; i < end; i++)
+        {
+            byte c = b[i];
+            if (c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == '"') return false;
+            if (context == UriContext.Bare && (c == ',' || c == ';' || c == '?') && u.Scheme != UriScheme.Tel) return false;
+        }
+        if (u.Scheme == UriScheme.Tel)
+        {
+            int semi = b.Slice(p, end - p).IndexOf((byte)';');
+            int userEnd = semi < 0 ? end : p + semi;
+            u.User = Slice(p, userEnd);
+            if (semi >= 0) u.Params = Slice(userEnd, end);
+        }
+        return true;
+    }
+
+    private static bool ParseSipUriBody(ReadOnlySpan<byte> b, int p, int end, ref SipUri u, UriContext context)
+    {
+        // userinfo: an unescaped '@' only ever ends the userinfo (it is in none of the other productions).
+        int at = b.Slice(p, end - p).IndexOf((byte)'@');
+        if (at >= 0)
+        {
+            at += p;
+            int colon = -1;
+            for (int i = p; i < at; i++)
+            {
+                byte c = b[i];
+                if (c == ':' && colon < 0)
+                {
+                    colon = i;
+                    continue;
+                }
+                if (colon < 0 ? !SipChars.IsUser(c) : !SipChars.IsPassword(c)) return false;
+            }
+            int userEnd = colon < 0 ? at : colon;
+            if (userEnd == p) return false;
+            u.User = Slice(p, userEnd);
+            if (colon >= 0) u.Password = Slice(colon + 1, at);
+            p = at + 1;
+        }
+
+        if (p >= end) return false;
+        if (b[p] == '[')
+        {
+            int close = b.Slice(p, end - p).IndexOf((byte)']');
+            if (close < 0) return false;
+            close += p;
+            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
+            u.Host = Slice(p, close + 1);
+            u.HostKind = HostKind.IPv6;
+            p = close + 1;
+        }
+        else
+        {
+            int hs = p;
+            bool numeric = true;
+            while (p < end && SipChars.IsHost(b[p]))
+            {
+                if (!SipChars.IsDigit(b[p]) && b[p] != '.') numeric = false;
+                p++;
+            }
+            if (p == hs) return false;
+            var host = b.Slice(hs, p - hs);
+            if (numeric)
+            {
+                if (!IpAddr.TryParseV4(host, out _)) return false;
+                u.HostKind = HostKind.IPv4;
+            }
+            else
+            {
+                if (!ValidHostname(host)) return false;
+                u.HostKind = HostKind.Name;
+            }
+            u.Host = Slice(hs, p);
+        }
+
+        if (p < end && b[p] == ':')
+        {
+            p++;
+            if (!SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong port, out bool overflow) || overflow) return false;
+            u.Port = (int)port;
+        }
+
+        if (p < end && b[p] == ';')
+        {
+            if (context == UriContext.Bare) return false;
+            int ps = p;
+            while (p < end && b[p] == ';')
+            {
+                p++;
+                int nameStart = p;
+                while (p < end && SipChars.IsUriParam(b[p])) p++;
+                if (p == nameStart) return false;
+            }
+            u.Params = Slice(ps, p);
+        }
+        if (p < end && b[p] == '?')
+        {
+            if (context == UriContext.Bare) return false;
+            int hs = p + 1;
+            p = hs;
+            while (p < end && SipChars.IsUriHeader(b[p])) p++;
+            u.Headers = Slice(hs, p);
+        }
+        return p == end;
+    }
+
+    /// <summary>RFC 3261 hostname: labels of alphanumerics and inner hyphens; the top label starts with a letter.</summary>
+    private static bool ValidHostname(ReadOnlySpan<byte> host)
+    {
+        if (host.Length > 255) return false;
+        if (host[^1] == '.') host = host.Slice(0, host.Length - 1);
+        if (host.IsEmpty) return false;
+        int labelStart = 0;
+        int lastLabelStart = 0;
+        for (int i = 0; i <= host.Length; i++)
+        {
+            if (i == host.Length || host[i] == '.')
+            {
+                int labelLen = i - labelStart;
+                if (labelLen == 0) return false;
+                if (host[labelStart] == '-' || host[i - 1] == '-') return false;
+                lastLabelStart = labelStart;
+                labelStart = i + 1;
+            }
+        }
+        return SipChars.IsAlpha(host[lastLabelStart]);
+    }
+
+    /// <summary>Looks up a URI parameter (e.g. transport, user, lr) in a Params slice starting with ';'.</summary>
+    public static SipSlice FindUriParam(SipMessage m, in SipUri uri, ReadOnlySpan<byte> name)
+    {
+        if (!uri.Params.IsPresent) return SipSlice.None;
+        var b = m.Buffer.AsSpan();
+        int p = uri.Params.Start;
+        int end = uri.Params.End;
+        while (p < end)
+        {
+            if (b[p] == ';') p++;
+            int ns = p;
+            while (p < end && b[p] != ';' && b[p] != '=') p++;
+            int ne = p;
+            int vs = -1, ve = -1;
+            if (p < end && b[p] == '=')
+            {
+                vs = ++p;
+                while (p < end && b[p] != ';') p++;
+                ve = p;
+            }
+            if (Ascii.EqualsIgnoreCase(b.Slice(ns, ne - ns), name))
+                return vs < 0 ? new SipSlice(ne, 0) : Slice(vs, ve);
+        }
+        return SipSlice.None;
+    }
+}

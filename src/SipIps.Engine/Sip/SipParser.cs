@@ -1,0 +1,300 @@
+using System.Runtime.CompilerServices;
+
+namespace SipIps.Engine.Sip;
+
+/// <summary>How the parser treats the end of the input.</summary>
+public enum SipParseMode : byte
+{
+    /// <summary>The input is one datagram (UDP, SCTP chunk): bytes past Content-Length are trailing data.</summary>
+    Datagram,
+    /// <summary>The input is exactly one framed message from a stream (TCP); Content-Length is required.</summary>
+    Stream,
+}
+
+/// <summary>
+/// The SIP message parser: one pass over the bytes, no allocation, no exceptions. Grammar from RFC 3261 section 25,
+/// validity decisions from RFC 4475. Work is linear in the message size; stored items are capped (and counted).
+/// </summary>
+public static partial class SipParser
+{
+    /// <summary>Parses <paramref name="data"/> into <paramref name="message"/> and returns its status.</summary>
+    public static SipParseStatus Parse(ReadOnlySpan<byte> data, SipMessage message, SipParseMode mode = SipParseMode.Datagram)
+    {
+        message.Reset();
+        if (data.IsEmpty)
+        {
+            message.Fail(SipParseStatus.Empty, 0);
+            return message.Status;
+        }
+        if (data.Length > message.Buffer.Length)
+        {
+            message.Fail(SipParseStatus.TooLarge, message.Buffer.Length);
+            return message.Status;
+        }
+        data.CopyTo(message.Buffer);
+        message.Length = data.Length;
+        ParseCore(message, mode);
+        return message.Status;
+    }
+
+    private static void ParseCore(SipMessage m, SipParseMode mode)
+    {
+        Span<byte> b = m.Buffer.AsSpan(0, m.Length);
+        int len = b.Length;
+        int pos = 0;
+
+        // RFC 3261 section 7.5: CRLFs before the start line are ignored.
+        while (pos < len && (b[pos] == '\r' || b[pos] == '\n')) pos++;
+        if (pos == len)
+        {
+            m.Fail(SipParseStatus.Empty, 0);
+            return;
+        }
+
+        int lf = b.Slice(pos).IndexOf((byte)'\n');
+        int lineEnd, next;
+        if (lf < 0)
+        {
+            lineEnd = len;
+            next = len;
+            m.Anomalies |= SipAnomaly.NoHeaderTerminator;
+        }
+        else
+        {
+            lf += pos;
+            next = lf + 1;
+            lineEnd = lf;
+            if (lineEnd > pos && b[lineEnd - 1] == '\r') lineEnd--;
+            else m.Anomalies |= SipAnomaly.BareLineFeed;
+        }
+        m.StartLine = SipSlice.FromBounds(pos, lineEnd);
+        if (!ParseStartLine(b, pos, lineEnd, m))
+        {
+            // Without a start line there is nothing to anchor the rest to.
+            m.MessageLength = len;
+            return;
+        }
+
+        int headerStart = next;
+        int headerEnd = ParseHeaders(b, next, m);
+        if (headerEnd > headerStart)
+        {
+            int ctl = b.Slice(headerStart, headerEnd - headerStart).IndexOfAny(SipChars.HeaderControls);
+            if (ctl >= 0) m.Fail(SipParseStatus.ControlCharacter, headerStart + ctl);
+        }
+
+        FinishBody(b, m, mode);
+        CheckRequired(m);
+        if (m.Body.Length > 0) ParseBody(m);
+    }
+
+    /// <summary>Splits header lines, unfolds continuation lines in place, and dispatches each header.</summary>
+    /// <returns>The offset just past the last header line (before the empty line).</returns>
+    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m)
+    {
+        int len = b.Length;
+        while (pos < len)
+        {
+            int lineStart = pos;
+            int lf = b.Slice(pos).IndexOf((byte)'\n');
+            int lineEnd, next;
+            if (lf < 0)
+            {
+                lineEnd = len;
+                next = len;
+                m.Anomalies |= SipAnomaly.NoHeaderTerminator;
+            }
+            else
+            {
+                lf += pos;
+                // Line folding (RFC 3261 section 7.3.1): a line break followed by SP or HT continues the header.
+                // Replacing CR and LF by SP keeps every offset valid and turns the fold into plain LWS.
+                while (lf + 1 < len && (b[lf + 1] == ' ' || b[lf + 1] == '\t') && HasContent(b, lineStart, lf))
+                {
+                    m.Anomalies |= SipAnomaly.LineFolding;
+                    b[lf] = (byte)' ';
+                    if (b[lf - 1] == '\r') b[lf - 1] = (byte)' ';
+                    int more = b.Slice(lf + 1).IndexOf((byte)'\n');
+                    if (more < 0)
+                    {
+                        lf = -1;
+                        break;
+                    }
+                    lf += 1 + more;
+                }
+                if (lf < 0)
+                {
+                    lineEnd = len;
+                    next = len;
+                    m.Anomalies |= SipAnomaly.NoHeaderTerminator;
+                }
+                else
+                {
+                    next = lf + 1;
+                    lineEnd = lf;
+                    if (lineEnd > lineStart && b[lineEnd - 1] == '\r') lineEnd--;
+                    else m.Anomalies |= SipAnomaly.BareLineFeed;
+                }
+            }
+
+            if (lineEnd == lineStart)
+            {
+                m.BodyStart = next;
+                return lineStart;
+            }
+            ParseHeaderLine(b, lineStart, lineEnd, m);
+            pos = next;
+        }
+        m.BodyStart = len;
+        return len;
+    }
+
+    private static void ParseHeaderLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        m.HeaderTotal++;
+        int p = start;
+        while (p < end && SipChars.IsToken(b[p])) p++;
+        int nameEnd = p;
+        p = SipChars.SkipLws(b, p, end);
+        if (nameEnd == start || p >= end || b[p] != ':')
+        {
+            m.Fail(SipParseStatus.BadHeaderLine, start);
+            return;
+        }
+        int vs = SipChars.SkipLws(b, p + 1, end);
+        int ve = SipChars.TrimEnd(b, vs, end);
+
+        var nameSpan = b.Slice(start, nameEnd - start);
+        SipHeaderId id = SipHeaders.Lookup(nameSpan);
+        if (m.HeaderCount < m.Headers.Length)
+        {
+            ref SipHeader h = ref m.Headers[m.HeaderCount++];
+            h.Id = id;
+            h.Name = SipSlice.FromBounds(start, nameEnd);
+            h.Value = SipSlice.FromBounds(vs, ve);
+        }
+        else
+        {
+            m.Anomalies |= SipAnomaly.HeaderCapReached;
+        }
+
+        if (id == SipHeaderId.Other) return;
+        ulong bit = 1UL << (int)id;
+        bool repeated = (m.SeenHeaders & bit) != 0;
+        m.SeenHeaders |= bit;
+        if (repeated && SipHeaders.IsSingleValue(id))
+        {
+            m.Fail(SipParseStatus.DuplicateHeader, start, id);
+            return;
+        }
+
+        switch (id)
+        {
+            case SipHeaderId.Via: ParseVia(b, vs, ve, m); break;
+            case SipHeaderId.From: ParseFromTo(b, vs, ve, m, ref m.From, SipHeaderId.From); break;
+            case SipHeaderId.To: ParseFromTo(b, vs, ve, m, ref m.To, SipHeaderId.To); break;
+            case SipHeaderId.CallId: ParseCallId(b, vs, ve, m); break;
+            case SipHeaderId.CSeq: ParseCSeq(b, vs, ve, m); break;
+            case SipHeaderId.Contact: ParseContact(b, vs, ve, m); break;
+            case SipHeaderId.MaxForwards: ParseMaxForwards(b, vs, ve, m); break;
+            case SipHeaderId.Expires:
+                if (!repeated) ParseExpires(b, vs, ve, m);
+                break;
+            case SipHeaderId.ContentLength:
+                if (repeated) m.Fail(SipParseStatus.DuplicateContentLength, start, id);
+                else ParseContentLength(b, vs, ve, m);
+                break;
+            case SipHeaderId.ContentType:
+                if (!repeated)
+                {
+                    m.ContentType = SipSlice.FromBounds(vs, ve);
+                    if (!ValidContentType(b, vs, ve)) m.Fail(SipParseStatus.BadContentType, vs, id);
+                }
+                break;
+            case SipHeaderId.UserAgent: if (!repeated) m.UserAgent = SipSlice.FromBounds(vs, ve); break;
+            case SipHeaderId.Server: if (!repeated) m.Server = SipSlice.FromBounds(vs, ve); break;
+            case SipHeaderId.Subject: if (!repeated) m.Subject = SipSlice.FromBounds(vs, ve); break;
+            case SipHeaderId.Date:
+                if (!repeated)
+                {
+                    m.Date = SipSlice.FromBounds(vs, ve);
+                    if (!ValidRfc1123Date(b.Slice(vs, ve - vs))) m.Fail(SipParseStatus.BadDate, vs, id);
+                }
+                break;
+            case SipHeaderId.Authorization:
+                if (!repeated) ParseCredentials(b, vs, ve, m, ref m.Authorization, id);
+                break;
+            case SipHeaderId.ProxyAuthorization:
+                if (!repeated) ParseCredentials(b, vs, ve, m, ref m.ProxyAuthorization, id);
+                break;
+            case SipHeaderId.WwwAuthenticate:
+                if (!repeated) ParseChallenge(b, vs, ve, m, ref m.WwwAuthenticate, id);
+                break;
+            case SipHeaderId.ProxyAuthenticate:
+                if (!repeated) ParseChallenge(b, vs, ve, m, ref m.ProxyAuthenticate, id);
+                break;
+            case SipHeaderId.Route:
+                ParseRouteList(b, vs, ve, m, m.Routes, ref m.RouteCount, ref m.RouteTotal, id);
+                break;
+            case SipHeaderId.RecordRoute:
+                ParseRouteList(b, vs, ve, m, m.RecordRoutes, ref m.RecordRouteCount, ref m.RecordRouteTotal, id);
+                break;
+        }
+    }
+
+    private static void FinishBody(ReadOnlySpan<byte> b, SipMessage m, SipParseMode mode)
+    {
+        int len = b.Length;
+        int bodyStart = m.BodyStart < 0 ? len : m.BodyStart;
+        int available = len - bodyStart;
+        if (m.ContentLength >= 0)
+        {
+            if (m.ContentLength > available)
+            {
+                m.Fail(SipParseStatus.ContentLengthExceedsData, bodyStart, SipHeaderId.ContentLength);
+                m.Body = new SipSlice(bodyStart, available);
+            }
+            else
+            {
+                m.Body = new SipSlice(bodyStart, m.ContentLength);
+                if (m.ContentLength < available)
+                {
+                    // RFC 4475 3.1.1.8: octets past Content-Length in a datagram are discarded.
+                    m.Anomalies |= SipAnomaly.TrailingData;
+                }
+            }
+        }
+        else
+        {
+            if (mode == SipParseMode.Stream) m.Anomalies |= SipAnomaly.ContentLengthInStreamMissing;
+            else if (available > 0) m.Anomalies |= SipAnomaly.MissingContentLength;
+            m.Body = new SipSlice(bodyStart, mode == SipParseMode.Stream ? 0 : available);
+        }
+        m.MessageLength = m.Body.End;
+        if (m.Body.Length > 0 && !m.ContentType.IsPresent) m.Anomalies |= SipAnomaly.BodyWithoutContentType;
+    }
+
+    private static void CheckRequired(SipMessage m)
+    {
+        // RFC 3261 section 8.1.1: To, From, CSeq, Call-ID and Via are mandatory. Max-Forwards is only counted,
+        // because RFC 2543 senders (RFC 4475 3.4.1) omit it and must still be accepted.
+        if (m.ViaTotal == 0 || !m.From.IsPresent || !m.To.IsPresent || !m.CallId.IsPresent || m.CSeqNumber < 0)
+        {
+            if (m.Status == SipParseStatus.Ok) m.Fail(SipParseStatus.MissingRequiredHeader, m.BodyStart < 0 ? 0 : m.BodyStart);
+        }
+        if (m.IsRequest)
+        {
+            if ((m.SeenHeaders & (1UL << (int)SipHeaderId.MaxForwards)) == 0) m.Anomalies |= SipAnomaly.MissingMaxForwards;
+            if (m.CSeqMethodText.IsPresent && !m[m.CSeqMethodText].SequenceEqual(m[m.MethodText]))
+                m.Fail(SipParseStatus.CSeqMethodMismatch, m.CSeqMethodText.Start, SipHeaderId.CSeq);
+        }
+    }
+
+    /// <summary>True when the line ending at the LF <paramref name="lf"/> has bytes other than a final CR.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool HasContent(ReadOnlySpan<byte> b, int lineStart, int lf) =>
+        lf > lineStart && !(lf == lineStart + 1 && b[lineStart] == '\r');
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static SipSlice Slice(int start, int end) => SipSlice.FromBounds(start, end);
+}
