@@ -1,0 +1,208 @@
+using System.Buffers;
+
+namespace SipIps.Export.Clf;
+
+/// <summary>
+/// Writes one RFC 6873 record into a caller's buffer: <see cref="WriteMandatory"/>, any number of
+/// <see cref="AddOptional"/>, then <see cref="Finish"/>, which fills in the record length and the last pointer.
+/// Allocation-free. When the buffer is too small every call becomes a no-op and <see cref="Finish"/> returns -1.
+/// </summary>
+public ref struct ClfRecordWriter
+{
+    private static readonly SearchValues<byte> s_special = SearchValues.Create("\t\r\n"u8);
+    private readonly Span<byte> _dest;
+    private int _pos;
+    private bool _failed;
+    private int _optionalStart;
+
+    public ClfRecordWriter(Span<byte> destination)
+    {
+        _dest = destination;
+        _pos = 0;
+        _failed = false;
+        _optionalStart = -1;
+    }
+
+    public void WriteMandatory(scoped ClfRecord r)
+    {
+        if (_dest.Length < ClfFormat.FieldsOffset)
+        {
+            _failed = true;
+            return;
+        }
+        _dest[0] = ClfFormat.Version;
+        // Length and the pointers are filled in as they become known.
+        _dest.Slice(1, 6).Fill((byte)'0');
+        _dest[7] = (byte)',';
+        _dest[60] = (byte)'\n';
+        WriteTimestamp(r.TimestampNs, _dest.Slice(ClfFormat.TimestampOffset, 14));
+        _dest[75] = (byte)'\t';
+        _dest[76] = r.IsRequest ? (byte)'R' : (byte)'r';
+        _dest[77] = r.Retransmission == 0 ? (byte)'O' : r.Retransmission;
+        _dest[78] = r.Direction == 0 ? (byte)'R' : r.Direction;
+        _dest[79] = r.Transport == 0 ? (byte)'U' : r.Transport;
+        _dest[80] = r.Encrypted ? (byte)'E' : (byte)'U';
+        _dest[81] = (byte)'\t';
+        _pos = ClfFormat.FieldsOffset;
+
+        Field(0, r.CSeq);
+        Field(1, r.Status);
+        Field(2, r.RequestUri);
+        Field(3, r.Destination);
+        Field(4, r.Source);
+        Field(5, r.ToUri);
+        Field(6, r.ToTag);
+        Field(7, r.FromUri);
+        Field(8, r.FromTag);
+        Field(9, r.CallId);
+        Field(10, r.ServerTransaction);
+        Field(11, r.ClientTransaction);
+        if (_pos > ClfFormat.MaxPointer) _failed = true;
+    }
+
+    /// <summary>Appends an optional field: TAB Tag '@' Vendor ',' Length ',' BEB ',' Value.</summary>
+    public void AddOptional(scoped ReadOnlySpan<byte> tag, scoped ReadOnlySpan<byte> value, scoped ReadOnlySpan<byte> vendor = default, bool binary = false)
+    {
+        if (_failed) return;
+        if (tag.Length != 2 || (!vendor.IsEmpty && vendor.Length != 8))
+        {
+            _failed = true;
+            return;
+        }
+        if (_optionalStart < 0) _optionalStart = _pos;
+        if (!Room(1 + 2 + 1 + 8 + 1 + 4 + 1 + 2 + 1))
+            return;
+        _dest[_pos++] = (byte)'\t';
+        tag.CopyTo(_dest.Slice(_pos));
+        _pos += 2;
+        _dest[_pos++] = (byte)'@';
+        (vendor.IsEmpty ? ClfFormat.IetfVendor : vendor).CopyTo(_dest.Slice(_pos));
+        _pos += 8;
+        _dest[_pos++] = (byte)',';
+        int lengthAt = _pos;
+        _pos += 4;
+        _dest[_pos++] = (byte)',';
+        _dest[_pos++] = (byte)'0';
+        _dest[_pos++] = binary ? (byte)'1' : (byte)'0';
+        _dest[_pos++] = (byte)',';
+        int valueStart = _pos;
+        WriteEscaped(value, emptyAsDash: false);
+        if (_failed) return;
+        int length = _pos - valueStart;
+        if (length > 0xFFFF)
+        {
+            _failed = true;
+            return;
+        }
+        WriteHex(length, _dest.Slice(lengthAt, 4));
+    }
+
+    /// <summary>Ends the record; returns its length, or -1 when it did not fit.</summary>
+    public int Finish()
+    {
+        if (_failed || !Room(1)) return -1;
+        int optionalPointer = _optionalStart >= 0 ? _optionalStart : _pos;
+        if (optionalPointer + ClfFormat.PointerBase > ClfFormat.MaxPointer) return -1;
+        WriteHex(optionalPointer + ClfFormat.PointerBase, _dest.Slice(ClfFormat.PointersOffset + 12 * 4, 4));
+        _dest[_pos++] = (byte)'\n';
+        if (_pos > ClfFormat.MaxRecordBytes) return -1;
+        WriteHex(_pos, _dest.Slice(1, 6));
+        return _pos;
+    }
+
+    private void Field(int index, scoped ReadOnlySpan<byte> value)
+    {
+        if (_failed) return;
+        if (index > 0)
+        {
+            if (!Room(1)) return;
+            _dest[_pos++] = (byte)'\t';
+        }
+        WriteHex(_pos + ClfFormat.PointerBase, _dest.Slice(ClfFormat.PointersOffset + index * 4, 4));
+        WriteEscaped(value, emptyAsDash: true);
+    }
+
+    private void WriteEscaped(scoped ReadOnlySpan<byte> value, bool emptyAsDash)
+    {
+        if (value.IsEmpty)
+        {
+            if (!emptyAsDash) return;
+            if (Room(1)) _dest[_pos++] = (byte)'-';
+            return;
+        }
+        // A value that is literally "-" or "?" would read as "empty" or "unparseable".
+        if (value.Length == 1 && (value[0] == '-' || value[0] == '?'))
+        {
+            var escaped = value[0] == '-' ? "%2D"u8 : "%3F"u8;
+            if (!Room(3)) return;
+            escaped.CopyTo(_dest.Slice(_pos));
+            _pos += 3;
+            return;
+        }
+        if (value.Length > ClfFormat.MaxFieldBytes) value = value.Slice(0, ClfFormat.MaxFieldBytes);
+        if (value.IndexOfAny(s_special) < 0)
+        {
+            if (!Room(value.Length)) return;
+            value.CopyTo(_dest.Slice(_pos));
+            _pos += value.Length;
+            return;
+        }
+        foreach (byte c in value)
+        {
+            switch (c)
+            {
+                case (byte)'\t':
+                    if (!Room(1)) return;
+                    _dest[_pos++] = (byte)' ';
+                    break;
+                case (byte)'\r':
+                case (byte)'\n':
+                    if (!Room(3)) return;
+                    _dest[_pos++] = (byte)'%';
+                    _dest[_pos++] = (byte)'0';
+                    _dest[_pos++] = c == '\r' ? (byte)'D' : (byte)'A';
+                    break;
+                default:
+                    if (!Room(1)) return;
+                    _dest[_pos++] = c;
+                    break;
+            }
+        }
+    }
+
+    private bool Room(int n)
+    {
+        if (_failed || _dest.Length - _pos < n)
+        {
+            _failed = true;
+            return false;
+        }
+        return true;
+    }
+
+    private static void WriteHex(int value, Span<byte> dest)
+    {
+        for (int i = dest.Length - 1; i >= 0; i--)
+        {
+            int d = value & 0xF;
+            dest[i] = (byte)(d < 10 ? '0' + d : 'A' + d - 10);
+            value >>= 4;
+        }
+    }
+
+    private static void WriteTimestamp(long ns, Span<byte> dest)
+    {
+        // "SSSSSSSSSS.mmm": ten digits of epoch seconds, three of milliseconds.
+        long seconds = Math.Clamp(ns / 1_000_000_000, 0, 9_999_999_999);
+        long millis = Math.Max(0, ns % 1_000_000_000) / 1_000_000;
+        for (int i = 9; i >= 0; i--)
+        {
+            dest[i] = (byte)('0' + seconds % 10);
+            seconds /= 10;
+        }
+        dest[10] = (byte)'.';
+        dest[11] = (byte)('0' + millis / 100);
+        dest[12] = (byte)('0' + millis / 10 % 10);
+        dest[13] = (byte)('0' + millis % 10);
+    }
+}

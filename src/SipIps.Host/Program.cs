@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Reflection;
+using SipIps.Host.Commands;
+
+namespace SipIps.Host;
+
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.OpenStandardOutput(), Console.Out, Console.Error);
+
+    /// <summary>The whole command line, with its streams passed in so that tests run it in process.</summary>
+    public static int Run(string[] args, Stream stdout, TextWriter stdoutText, TextWriter stderr)
+    {
+        try
+        {
+            var root = BuildCommandLine(stdout, stderr);
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                foreach (var error in parsed.Errors) stderr.WriteLine($"sipips: {error.Message}");
+                stderr.WriteLine("Try 'sipips --help'.");
+                return ExitCodes.UsageOrIo;
+            }
+            var config = new InvocationConfiguration { Output = stdoutText, Error = stderr, EnableDefaultExceptionHandler = false };
+            return parsed.Invoke(config);
+        }
+        catch (Exception e)
+        {
+            // A bug, not an input problem: one line, never a stack trace.
+            stderr.WriteLine($"sipips: internal error: {e.GetType().Name}: {e.Message}");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    public static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    private static RootCommand BuildCommandLine(Stream stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("SipIps: an inline intrusion prevention system for SIP.");
+
+        var parseFile = new Argument<string>("FILE") { Description = "A file holding one raw SIP message, or - for standard input." };
+        var parse = new Command("parse", "Parse one SIP message and print every field as JSON. Exit 0 if valid, 1 if invalid.")
+        {
+            parseFile,
+        };
+        parse.SetAction(r => ParseCommand.Run(r.GetValue(parseFile)!, stdout, stderr));
+        root.Add(parse);
+
+        var capture = new Argument<string>("CAPTURE") { Description = "A pcap or pcapng file, or - for standard input." };
+        var clf = new Option<string?>("--clf") { Description = "Write one SIP CLF record (RFC 6873) per SIP message to this file.", HelpName = "OUT" };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var top = new Option<int>("--top") { Description = "How many top talkers to list.", DefaultValueFactory = _ => 10 };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Never draw the progress bar." };
+        var verifyChecksums = new Option<bool>("--verify-checksums") { Description = "Skip packets whose IPv4 header checksum is wrong, as the live bridge does (default: count them and inspect anyway)." };
+        var analyze = new Command("analyze", "Run the engine over a capture file and report what it saw.")
+        {
+            capture, clf, json, top, noProgress, verifyChecksums,
+        };
+        analyze.SetAction(r => AnalyzeCommand.Run(new AnalyzeOptions
+        {
+            Capture = r.GetValue(capture)!,
+            ClfPath = r.GetValue(clf),
+            Json = r.GetValue(json),
+            Top = Math.Max(1, r.GetValue(top)),
+            Progress = !r.GetValue(noProgress) && !Console.IsErrorRedirected,
+            VerifyChecksums = r.GetValue(verifyChecksums),
+        }, stdout, stderr));
+        root.Add(analyze);
+
+        var version = new Command("version", "Print the version.");
+        version.SetAction(r =>
+        {
+            r.InvocationConfiguration.Output.WriteLine($"sipips {Version}");
+            r.InvocationConfiguration.Output.WriteLine($".NET {Environment.Version} {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}");
+            return ExitCodes.Success;
+        });
+        root.Add(version);
+        return root;
+    }
+}
