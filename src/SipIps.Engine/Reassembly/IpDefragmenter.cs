@@ -150,6 +150,14 @@ public sealed class IpDefragmenter
             entry.Buffer = RentBuffer();
             if (entry.Buffer is null)
             {
+                // Out of buffers: the oldest incomplete datagram gives its buffer up, so that a flood of never
+                // completed fragments cannot lock out new datagrams until the timeout.
+                EvictOldestHolder(entry);
+                entry.Buffer = RentBuffer();
+                reported = DecodeEvent.FragmentMemoryCap;
+            }
+            if (entry.Buffer is null)
+            {
                 Release(entry);
                 error = DecodeEvent.FragmentMemoryCap;
                 return false;
@@ -258,6 +266,18 @@ public sealed class IpDefragmenter
         e.Ranges[i].Start = start;
         e.Ranges[i].End = end;
         return true;
+    }
+
+    private void EvictOldestHolder(Entry except)
+    {
+        Entry? oldest = null;
+        foreach (var e in _table)
+        {
+            if (e.InUse && e.Buffer is not null && e != except && (oldest is null || e.FirstSeenNs < oldest.FirstSeenNs)) oldest = e;
+        }
+        if (oldest is null) return;
+        Release(oldest);
+        Evicted++;
     }
 
     private void Poison(Entry e)
