@@ -1,0 +1,189 @@
+using System.Net;
+using System.Text;
+using SipIps.Engine.Common;
+using SipIps.Engine.Packets;
+using SipIps.Engine.Sip;
+using SipIps.Export.Clf;
+using SipIps.Tests;
+using Xunit;
+
+namespace SipIps.Export.Tests;
+
+public class ClfTests
+{
+    /// <summary>The example record of RFC 6873, with TABs and LFs made explicit.</summary>
+    private const string RfcExample =
+        "A000100,0053005C005E006D007D008F009E00A000BA00C700EB00F70100\n" +
+        "1328821153.010\tRORUU\t1 INVITE\t-\tsip:192.0.2.10\t192.0.2.10:5060\t192.0.2.200:56485\tsip:192.0.2.10\t-\t" +
+        "sip:1001@example.com:5060\tDL88360fa5fc\tDL70dff590c1-1079051554@example.com\tS1781761-88\tC67651-11\n";
+
+    private static byte[] B(string s) => Encoding.ASCII.GetBytes(s);
+
+    [Fact]
+    public void Writer_produces_the_rfc_6873_example_byte_for_byte()
+    {
+        var record = new ClfRecord
+        {
+            TimestampNs = 1_328_821_153_010_000_000,
+            IsRequest = true,
+            Retransmission = (byte)'O',
+            Direction = (byte)'R',
+            Transport = (byte)'U',
+            CSeq = B("1 INVITE"),
+            Status = default,
+            RequestUri = B("sip:192.0.2.10"),
+            Destination = B("192.0.2.10:5060"),
+            Source = B("192.0.2.200:56485"),
+            ToUri = B("sip:192.0.2.10"),
+            ToTag = default,
+            FromUri = B("sip:1001@example.com:5060"),
+            FromTag = B("DL88360fa5fc"),
+            CallId = B("DL70dff590c1-1079051554@example.com"),
+            ServerTransaction = B("S1781761-88"),
+            ClientTransaction = B("C67651-11"),
+        };
+        var buffer = new byte[1024];
+        var w = new ClfRecordWriter(buffer);
+        w.WriteMandatory(record);
+        int n = w.Finish();
+        Assert.Equal(256, n);
+        Assert.Equal(RfcExample, Encoding.ASCII.GetString(buffer, 0, n));
+    }
+
+    [Fact]
+    public void Reader_parses_the_rfc_example()
+    {
+        int n = ClfReader.TryParse(B(RfcExample), out var e, out var error);
+        Assert.True(n == 256, error);
+        Assert.Equal("1328821153.010", e!.Timestamp);
+        Assert.Equal("RORUU", e.Flags);
+        Assert.Equal("1 INVITE", e.CSeq);
+        Assert.Equal("-", e.Status);
+        Assert.Equal("192.0.2.200:56485", e.Source);
+        Assert.Equal("DL70dff590c1-1079051554@example.com", e.CallId);
+        Assert.Equal("C67651-11", e.ClientTransaction);
+        Assert.Empty(e.Optional);
+    }
+
+    [Fact]
+    public void Optional_fields_and_escaping_by_hand()
+    {
+        // Computed by hand: mandatory part as below, then two optional fields.
+        var record = new ClfRecord
+        {
+            TimestampNs = 1_000_000_000_999_999_999,
+            IsRequest = false,
+            Retransmission = (byte)'D',
+            Transport = (byte)'T',
+            Encrypted = true,
+            CSeq = B("2 BYE"),
+            Status = B("200"),
+            Destination = B("[2001:db8::1]:5060"),
+            Source = B("192.0.2.1:5060"),
+            ToUri = B("sip:b@x"),
+            ToTag = B("-"),
+            FromUri = B("sip:a\tb@x"),
+            FromTag = B("?"),
+            CallId = B("c"),
+        };
+        var buffer = new byte[2048];
+        var w = new ClfRecordWriter(buffer);
+        w.WriteMandatory(record);
+        w.AddOptional("00"u8, "Contact: <sip:bob@192.0.2.4>"u8);
+        w.AddOptional("01"u8, "application/sdp v=0\r\n"u8, "00012345"u8);
+        int n = w.Finish();
+        string text = Encoding.ASCII.GetString(buffer, 0, n);
+
+        const string body = "1000000000.999\tr" + "DRTE\t2 BYE\t200\t-\t[2001:db8::1]:5060\t192.0.2.1:5060\tsip:b@x\t%2D\tsip:a b@x\t%3F\tc\t-\t-" +
+                            "\t00@00000000,001C,00,Contact: <sip:bob@192.0.2.4>" +
+                            "\t01@00012345,0019,00,application/sdp v=0%0D%0A\n";
+        // Fields start at 82 (1-based 83 = 0x53): "2 BYE"(5) TAB "200"(3) TAB "-" TAB ...
+        int[] starts = [83, 89, 93, 95, 114, 129, 137, 141, 151, 155, 157, 159, 160];
+        string pointers = string.Concat(starts.Select(s => s.ToString("X4")));
+        string expected = $"A{(61 + body.Length):X6},{pointers}\n" + body;
+        Assert.Equal(expected, text);
+
+        Assert.True(ClfReader.TryParse(buffer.AsSpan(0, n), out var e, out var err) == n, err);
+        Assert.Equal("-", ClfReader.Unescape(e!.ToTag));
+        Assert.Equal("?", ClfReader.Unescape(e.FromTag));
+        Assert.Equal("sip:a b@x", e.FromUri);
+        Assert.Equal(2, e.Optional.Count);
+        Assert.Equal(("01", "00012345", false, "application/sdp v=0%0D%0A"), e.Optional[1]);
+    }
+
+    [Fact]
+    public void Too_small_a_buffer_fails_cleanly()
+    {
+        var record = new ClfRecord { CSeq = B("1 INVITE"), CallId = new byte[500] };
+        var w = new ClfRecordWriter(new byte[300]);
+        w.WriteMandatory(record);
+        Assert.Equal(-1, w.Finish());
+    }
+
+    [Fact]
+    public void Overlong_fields_are_cut_at_the_documented_maximum()
+    {
+        var record = new ClfRecord { CSeq = B("1 INVITE"), CallId = Enumerable.Repeat((byte)'x', 10_000).ToArray() };
+        var buffer = new byte[1 << 16];
+        var w = new ClfRecordWriter(buffer);
+        w.WriteMandatory(record);
+        int n = w.Finish();
+        Assert.True(ClfReader.TryParse(buffer.AsSpan(0, n), out var e, out _) > 0);
+        Assert.Equal(ClfFormat.MaxFieldBytes, e!.CallId.Length);
+    }
+
+    [Fact]
+    public void Formatter_maps_a_parsed_message_and_marks_retransmissions()
+    {
+        var call = SipSamples.BenchmarkCall;
+        var m = new SipMessage();
+        Assert.Equal(SipParseStatus.Ok, SipParser.Parse(B(SipSamples.Invite(call)), m));
+        var info = new PacketInfo
+        {
+            TimestampNs = 1_700_000_000_250_000_000,
+            Source = IpAddr.FromV4(0xC000020A),
+            Destination = IpAddr.FromV6(0x20010db800000000, 0x14),
+            SourcePort = 5060,
+            DestinationPort = 5062,
+            Protocol = L4Protocol.Udp,
+        };
+        var f = new SipClfFormatter();
+        var buffer = new byte[8192];
+        int n = f.Format(info, m, buffer);
+        Assert.True(ClfReader.TryParse(buffer.AsSpan(0, n), out var e, out var err) == n, err);
+        Assert.Equal("1700000000.250", e!.Timestamp);
+        Assert.Equal("RORUU", e.Flags);
+        Assert.Equal("1 INVITE", e.CSeq);
+        Assert.Equal("sip:bob@example.com", e.RequestUri);
+        Assert.Equal("[2001:db8::14]:5062", e.Destination);
+        Assert.Equal("192.0.2.10:5060", e.Source);
+        Assert.Equal("sip:alice@example.com", e.FromUri);
+        Assert.Equal("1928301774", e.FromTag);
+        Assert.Equal("-", e.ToTag);
+        Assert.Equal(call.CallId, e.CallId);
+        Assert.Equal("-", e.ServerTransaction);
+        Assert.Equal(call.Branch, e.ClientTransaction);
+
+        // The same message again is a duplicate; the response is original.
+        n = f.Format(info, m, buffer);
+        ClfReader.TryParse(buffer.AsSpan(0, n), out e, out _);
+        Assert.Equal("RDRUU", e!.Flags);
+        SipParser.Parse(B(SipSamples.Response(call, 180, "Ringing")), m);
+        n = f.Format(info with { Protocol = L4Protocol.Tcp }, m, buffer);
+        ClfReader.TryParse(buffer.AsSpan(0, n), out e, out _);
+        Assert.Equal("rORTU", e!.Flags);
+        Assert.Equal("180", e.Status);
+        Assert.Equal("-", e.RequestUri);
+    }
+
+    [Fact]
+    public void Reader_rejects_damaged_records()
+    {
+        var bytes = B(RfcExample);
+        Assert.True(ClfReader.TryParse(bytes.AsSpan(0, 200), out _, out _) < 0);
+        var badPointer = (byte[])bytes.Clone();
+        badPointer[8] = (byte)'F';
+        Assert.True(ClfReader.TryParse(badPointer, out _, out var error) < 0);
+        Assert.Contains("pointer", error);
+    }
+}
