@@ -23,7 +23,7 @@ public static class SipSamples
         string Domain = "example.com",
         string UserAgent = "Acme-Phone/4.2.1");
 
-    public static string Invite(Call c)
+    public static string Invite(Call c, string extraSdp = "")
     {
         string sdp =
             "v=0\r\n" +
@@ -38,7 +38,7 @@ public static class SipSamples
             "a=rtpmap:101 telephone-event/8000\r\n" +
             "a=fmtp:101 0-16\r\n" +
             "a=ptime:20\r\n" +
-            "a=sendrecv\r\n";
+            "a=sendrecv\r\n" + extraSdp;
         return
             $"INVITE sip:{c.ToUser}@{c.Domain} SIP/2.0\r\n" +
             $"Via: SIP/2.0/UDP {c.CallerIp}:{c.CallerPort};branch={c.Branch};rport\r\n" +

@@ -33,6 +33,14 @@ internal static class SipChars
         0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x7F,
     ]);
 
+    /// <summary>word characters plus '@' (RFC 3261 callid = word [ "@" word ]).</summary>
+    internal static readonly SearchValues<byte> CallIdChars = SearchValues.Create(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~()<>:\\\"/[]?{}@"u8);
+
+    /// <summary>Characters of a hostname (alphanumerics, '-' and '.').</summary>
+    internal static readonly SearchValues<byte> HostChars = SearchValues.Create(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."u8);
+
     private static C[] Build()
     {
         var t = new C[256];

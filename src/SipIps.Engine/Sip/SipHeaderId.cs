@@ -85,120 +85,120 @@ public static class SipHeaders
             case 1:
                 return Compact((byte)(name[0] | 0x20));
             case 2:
-                if (Eq(name, "To"u8)) return SipHeaderId.To;
+                if (Eq(name, "to"u8)) return SipHeaderId.To;
                 break;
             case 3:
-                if (Eq(name, "Via"u8)) return SipHeaderId.Via;
+                if (Eq(name, "via"u8)) return SipHeaderId.Via;
                 break;
             case 4:
                 switch (name[0] | 0x20)
                 {
-                    case 'f': if (Eq(name, "From"u8)) return SipHeaderId.From; break;
-                    case 'c': if (Eq(name, "CSeq"u8)) return SipHeaderId.CSeq; break;
-                    case 'd': if (Eq(name, "Date"u8)) return SipHeaderId.Date; break;
-                    case 'p': if (Eq(name, "Path"u8)) return SipHeaderId.Path; break;
+                    case 'f': if (Eq(name, "from"u8)) return SipHeaderId.From; break;
+                    case 'c': if (Eq(name, "cseq"u8)) return SipHeaderId.CSeq; break;
+                    case 'd': if (Eq(name, "date"u8)) return SipHeaderId.Date; break;
+                    case 'p': if (Eq(name, "path"u8)) return SipHeaderId.Path; break;
                 }
                 break;
             case 5:
                 switch (name[0] | 0x20)
                 {
-                    case 'r': if (Eq(name, "Route"u8)) return SipHeaderId.Route; break;
-                    case 'a': if (Eq(name, "Allow"u8)) return SipHeaderId.Allow; break;
-                    case 'e': if (Eq(name, "Event"u8)) return SipHeaderId.Event; break;
+                    case 'r': if (Eq(name, "route"u8)) return SipHeaderId.Route; break;
+                    case 'a': if (Eq(name, "allow"u8)) return SipHeaderId.Allow; break;
+                    case 'e': if (Eq(name, "event"u8)) return SipHeaderId.Event; break;
                 }
                 break;
             case 6:
                 switch (name[0] | 0x20)
                 {
-                    case 's': if (Eq(name, "Server"u8)) return SipHeaderId.Server; break;
-                    case 'a': if (Eq(name, "Accept"u8)) return SipHeaderId.Accept; break;
-                    case 'r': if (Eq(name, "Reason"u8)) return SipHeaderId.Reason; break;
+                    case 's': if (Eq(name, "server"u8)) return SipHeaderId.Server; break;
+                    case 'a': if (Eq(name, "accept"u8)) return SipHeaderId.Accept; break;
+                    case 'r': if (Eq(name, "reason"u8)) return SipHeaderId.Reason; break;
                 }
                 break;
             case 7:
                 switch (name[0] | 0x20)
                 {
                     case 'c':
-                        if (Eq(name, "Call-ID"u8)) return SipHeaderId.CallId;
-                        if (Eq(name, "Contact"u8)) return SipHeaderId.Contact;
+                        if (Eq(name, "call-id"u8)) return SipHeaderId.CallId;
+                        if (Eq(name, "contact"u8)) return SipHeaderId.Contact;
                         break;
-                    case 'e': if (Eq(name, "Expires"u8)) return SipHeaderId.Expires; break;
-                    case 's': if (Eq(name, "Subject"u8)) return SipHeaderId.Subject; break;
-                    case 'r': if (Eq(name, "Require"u8)) return SipHeaderId.Require; break;
-                    case 'w': if (Eq(name, "Warning"u8)) return SipHeaderId.Warning; break;
+                    case 'e': if (Eq(name, "expires"u8)) return SipHeaderId.Expires; break;
+                    case 's': if (Eq(name, "subject"u8)) return SipHeaderId.Subject; break;
+                    case 'r': if (Eq(name, "require"u8)) return SipHeaderId.Require; break;
+                    case 'w': if (Eq(name, "warning"u8)) return SipHeaderId.Warning; break;
                 }
                 break;
             case 8:
                 switch (name[0] | 0x20)
                 {
-                    case 'r': if (Eq(name, "Refer-To"u8)) return SipHeaderId.ReferTo; break;
-                    case 'i': if (Eq(name, "Identity"u8)) return SipHeaderId.Identity; break;
+                    case 'r': if (Eq(name, "refer-to"u8)) return SipHeaderId.ReferTo; break;
+                    case 'i': if (Eq(name, "identity"u8)) return SipHeaderId.Identity; break;
                 }
                 break;
             case 9:
-                if (Eq(name, "Supported"u8)) return SipHeaderId.Supported;
+                if (Eq(name, "supported"u8)) return SipHeaderId.Supported;
                 break;
             case 10:
-                if (Eq(name, "User-Agent"u8)) return SipHeaderId.UserAgent;
+                if (Eq(name, "user-agent"u8)) return SipHeaderId.UserAgent;
                 break;
             case 11:
                 switch (name[0] | 0x20)
                 {
                     case 'r':
-                        if (Eq(name, "Referred-By"u8)) return SipHeaderId.ReferredBy;
-                        if (Eq(name, "Retry-After"u8)) return SipHeaderId.RetryAfter;
+                        if (Eq(name, "referred-by"u8)) return SipHeaderId.ReferredBy;
+                        if (Eq(name, "retry-after"u8)) return SipHeaderId.RetryAfter;
                         break;
-                    case 'm': if (Eq(name, "Min-Expires"u8)) return SipHeaderId.MinExpires; break;
-                    case 'u': if (Eq(name, "Unsupported"u8)) return SipHeaderId.Unsupported; break;
+                    case 'm': if (Eq(name, "min-expires"u8)) return SipHeaderId.MinExpires; break;
+                    case 'u': if (Eq(name, "unsupported"u8)) return SipHeaderId.Unsupported; break;
                 }
                 break;
             case 12:
                 switch (name[0] | 0x20)
                 {
-                    case 'm': if (Eq(name, "Max-Forwards"u8)) return SipHeaderId.MaxForwards; break;
-                    case 'c': if (Eq(name, "Content-Type"u8)) return SipHeaderId.ContentType; break;
-                    case 'r': if (Eq(name, "Record-Route"u8)) return SipHeaderId.RecordRoute; break;
-                    case 'a': if (Eq(name, "Allow-Events"u8)) return SipHeaderId.AllowEvents; break;
+                    case 'm': if (Eq(name, "max-forwards"u8)) return SipHeaderId.MaxForwards; break;
+                    case 'c': if (Eq(name, "content-type"u8)) return SipHeaderId.ContentType; break;
+                    case 'r': if (Eq(name, "record-route"u8)) return SipHeaderId.RecordRoute; break;
+                    case 'a': if (Eq(name, "allow-events"u8)) return SipHeaderId.AllowEvents; break;
                 }
                 break;
             case 13:
                 switch (name[0] | 0x20)
                 {
-                    case 'a': if (Eq(name, "Authorization"u8)) return SipHeaderId.Authorization; break;
-                    case 'p': if (Eq(name, "Proxy-Require"u8)) return SipHeaderId.ProxyRequire; break;
-                    case 'i': if (Eq(name, "Identity-Info"u8)) return SipHeaderId.IdentityInfo; break;
+                    case 'a': if (Eq(name, "authorization"u8)) return SipHeaderId.Authorization; break;
+                    case 'p': if (Eq(name, "proxy-require"u8)) return SipHeaderId.ProxyRequire; break;
+                    case 'i': if (Eq(name, "identity-info"u8)) return SipHeaderId.IdentityInfo; break;
                 }
                 break;
             case 14:
                 switch (name[0] | 0x20)
                 {
-                    case 'c': if (Eq(name, "Content-Length"u8)) return SipHeaderId.ContentLength; break;
-                    case 'r': if (Eq(name, "Reject-Contact"u8)) return SipHeaderId.RejectContact; break;
-                    case 'a': if (Eq(name, "Accept-Contact"u8)) return SipHeaderId.AcceptContact; break;
+                    case 'c': if (Eq(name, "content-length"u8)) return SipHeaderId.ContentLength; break;
+                    case 'r': if (Eq(name, "reject-contact"u8)) return SipHeaderId.RejectContact; break;
+                    case 'a': if (Eq(name, "accept-contact"u8)) return SipHeaderId.AcceptContact; break;
                 }
                 break;
             case 15:
-                if (Eq(name, "Session-Expires"u8)) return SipHeaderId.SessionExpires;
+                if (Eq(name, "session-expires"u8)) return SipHeaderId.SessionExpires;
                 break;
             case 16:
                 switch (name[0] | 0x20)
                 {
-                    case 'w': if (Eq(name, "WWW-Authenticate"u8)) return SipHeaderId.WwwAuthenticate; break;
-                    case 'c': if (Eq(name, "Content-Encoding"u8)) return SipHeaderId.ContentEncoding; break;
+                    case 'w': if (Eq(name, "www-authenticate"u8)) return SipHeaderId.WwwAuthenticate; break;
+                    case 'c': if (Eq(name, "content-encoding"u8)) return SipHeaderId.ContentEncoding; break;
                 }
                 break;
             case 18:
-                if (Eq(name, "Proxy-Authenticate"u8)) return SipHeaderId.ProxyAuthenticate;
+                if (Eq(name, "proxy-authenticate"u8)) return SipHeaderId.ProxyAuthenticate;
                 break;
             case 19:
                 switch (name[0] | 0x20)
                 {
                     case 'p':
-                        if (Eq(name, "Proxy-Authorization"u8)) return SipHeaderId.ProxyAuthorization;
-                        if (Eq(name, "P-Asserted-Identity"u8)) return SipHeaderId.PAssertedIdentity;
+                        if (Eq(name, "proxy-authorization"u8)) return SipHeaderId.ProxyAuthorization;
+                        if (Eq(name, "p-asserted-identity"u8)) return SipHeaderId.PAssertedIdentity;
                         break;
-                    case 'c': if (Eq(name, "Content-Disposition"u8)) return SipHeaderId.ContentDisposition; break;
-                    case 'r': if (Eq(name, "Request-Disposition"u8)) return SipHeaderId.RequestDisposition; break;
+                    case 'c': if (Eq(name, "content-disposition"u8)) return SipHeaderId.ContentDisposition; break;
+                    case 'r': if (Eq(name, "request-disposition"u8)) return SipHeaderId.RequestDisposition; break;
                 }
                 break;
         }
@@ -231,5 +231,5 @@ public static class SipHeaders
         _ => SipHeaderId.Other,
     };
 
-    private static bool Eq(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => System.Text.Ascii.EqualsIgnoreCase(a, b);
+    private static bool Eq(ReadOnlySpan<byte> a, ReadOnlySpan<byte> lower) => AsciiCase.EqualsLower(a, lower);
 }

@@ -253,6 +253,9 @@ public sealed class SipMessage
     public int PayloadTypeCount;
 
     internal ulong SeenHeaders;
+    /// <summary>Where values past a storage cap are parsed (validated and counted, not kept).</summary>
+    internal SipVia ScratchVia;
+    internal SipNameAddr ScratchNameAddr;
 
     public SipMessage() : this(SipParserLimits.Default)
     {

@@ -130,10 +130,11 @@ public static partial class SipParser
         sdp.Text = Slice(start, end);
         int current = -1;
         int p = start;
+        var lines = new LineFeedScanner(b.Slice(0, end), start);
         while (p < end)
         {
-            int lf = b.Slice(p, end - p).IndexOf((byte)'\n');
-            int le = lf < 0 ? end : p + lf;
+            int lf = lines.Next();
+            int le = lf < 0 ? end : lf;
             int next = lf < 0 ? end : le + 1;
             if (le > p && b[le - 1] == '\r') le--;
             if (le == p)

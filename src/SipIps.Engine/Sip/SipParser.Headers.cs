@@ -15,25 +15,26 @@ public static partial class SipParser
         {
             p = SipChars.SkipLws(b, p, end);
             int vstart = p;
-            SipVia via = default;
+            // Parsed in place; past the cap into a scratch entry that is only counted.
+            bool stored = m.ViaCount < m.Vias.Length;
+            ref SipVia via = ref stored ? ref m.Vias[m.ViaCount] : ref m.ScratchVia;
             via.Port = -1;
             via.RPort = -2;
             via.Branch = via.Received = via.Maddr = via.Params = SipSlice.None;
+            m.ViaTotal++;
             if (!ParseViaValue(b, ref p, end, ref via))
             {
                 m.Fail(SipParseStatus.BadVia, p, SipHeaderId.Via);
-                m.ViaTotal++;
                 return;
             }
             via.Text = Slice(vstart, p);
             if (!via.Branch.IsPresent) m.Anomalies |= SipAnomaly.MissingBranch;
-            else if (!m[via.Branch].StartsWith(s_magicCookie)) m.Anomalies |= SipAnomaly.BranchWithoutMagicCookie;
-            if (via.HostKind == HostKind.IPv4 && m[via.Host].SequenceEqual("255.255.255.255"u8))
+            else if (!b.Slice(via.Branch.Start, via.Branch.Length).StartsWith("z9hG4bK"u8)) m.Anomalies |= SipAnomaly.BranchWithoutMagicCookie;
+            if (via.HostKind == HostKind.IPv4 && via.Host.Length == 15 && b.Slice(via.Host.Start, 15).SequenceEqual("255.255.255.255"u8))
                 m.Anomalies |= SipAnomaly.BroadcastVia;
 
-            if (m.ViaCount < m.Vias.Length) m.Vias[m.ViaCount++] = via;
+            if (stored) m.ViaCount++;
             else m.Anomalies |= SipAnomaly.ViaCapReached;
-            m.ViaTotal++;
 
             p = SipChars.SkipLws(b, p, end);
             if (p == end) return;
@@ -81,10 +82,10 @@ public static partial class SipParser
             p = q + 1;
             if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return false;
             var n = b.Slice(name.Start, name.Length);
-            if (Ascii.EqualsIgnoreCase(n, "branch"u8)) via.Branch = value.IsPresent ? value : new SipSlice(name.End, 0);
-            else if (Ascii.EqualsIgnoreCase(n, "received"u8)) via.Received = value;
-            else if (Ascii.EqualsIgnoreCase(n, "maddr"u8)) via.Maddr = value;
-            else if (Ascii.EqualsIgnoreCase(n, "rport"u8))
+            if (AsciiCase.EqualsLower(n, "branch"u8)) via.Branch = value.IsPresent ? value : new SipSlice(name.End, 0);
+            else if (AsciiCase.EqualsLower(n, "received"u8)) via.Received = value;
+            else if (AsciiCase.EqualsLower(n, "maddr"u8)) via.Maddr = value;
+            else if (AsciiCase.EqualsLower(n, "rport"u8))
             {
                 if (!value.IsPresent) via.RPort = -1;
                 else
@@ -100,58 +101,27 @@ public static partial class SipParser
         return true;
     }
 
-    private static SipTransport ParseTransport(ReadOnlySpan<byte> t)
+    private static SipTransport ParseTransport(ReadOnlySpan<byte> t) => t.Length switch
     {
-        if (Ascii.EqualsIgnoreCase(t, "UDP"u8)) return SipTransport.Udp;
-        if (Ascii.EqualsIgnoreCase(t, "TCP"u8)) return SipTransport.Tcp;
-        if (Ascii.EqualsIgnoreCase(t, "TLS"u8)) return SipTransport.Tls;
-        if (Ascii.EqualsIgnoreCase(t, "SCTP"u8)) return SipTransport.Sctp;
-        if (Ascii.EqualsIgnoreCase(t, "TLS-SCTP"u8)) return SipTransport.TlsSctp;
-        if (Ascii.EqualsIgnoreCase(t, "WS"u8)) return SipTransport.Ws;
-        if (Ascii.EqualsIgnoreCase(t, "WSS"u8)) return SipTransport.Wss;
-        return SipTransport.Unknown;
-    }
+        2 => AsciiCase.EqualsLower(t, "ws"u8) ? SipTransport.Ws : SipTransport.Unknown,
+        3 => (t[0] | 0x20) switch
+        {
+            'u' when AsciiCase.EqualsLower(t, "udp"u8) => SipTransport.Udp,
+            't' when AsciiCase.EqualsLower(t, "tcp"u8) => SipTransport.Tcp,
+            't' when AsciiCase.EqualsLower(t, "tls"u8) => SipTransport.Tls,
+            'w' when AsciiCase.EqualsLower(t, "wss"u8) => SipTransport.Wss,
+            _ => SipTransport.Unknown,
+        },
+        4 => AsciiCase.EqualsLower(t, "sctp"u8) ? SipTransport.Sctp : SipTransport.Unknown,
+        8 => AsciiCase.EqualsLower(t, "tls-sctp"u8) ? SipTransport.TlsSctp : SipTransport.Unknown,
+        _ => SipTransport.Unknown,
+    };
 
     /// <summary>host [ COLON port ] as in Via sent-by (SWS allowed around the colon).</summary>
     private static bool ParseHostPort(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice host, out HostKind kind, out int port)
     {
-        host = SipSlice.None;
-        kind = HostKind.None;
         port = -1;
-        if (p >= end) return false;
-        if (b[p] == '[')
-        {
-            int close = b.Slice(p, end - p).IndexOf((byte)']');
-            if (close < 0) return false;
-            close += p;
-            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
-            host = Slice(p, close + 1);
-            kind = HostKind.IPv6;
-            p = close + 1;
-        }
-        else
-        {
-            int hs = p;
-            bool numeric = true;
-            while (p < end && SipChars.IsHost(b[p]))
-            {
-                if (!SipChars.IsDigit(b[p]) && b[p] != '.') numeric = false;
-                p++;
-            }
-            if (p == hs) return false;
-            var h = b.Slice(hs, p - hs);
-            if (numeric)
-            {
-                if (!IpAddr.TryParseV4(h, out _)) return false;
-                kind = HostKind.IPv4;
-            }
-            else
-            {
-                if (!ValidHostname(h)) return false;
-                kind = HostKind.Name;
-            }
-            host = Slice(hs, p);
-        }
+        if (!ParseHost(b, ref p, end, out host, out kind)) return false;
         int q = SipChars.SkipLws(b, p, end);
         if (q < end && b[q] == ':')
         {
@@ -223,7 +193,8 @@ public static partial class SipParser
         while (true)
         {
             p = SipChars.SkipLws(b, p, end);
-            var na = default(SipNameAddr);
+            bool stored = m.ContactCount < m.Contacts.Length;
+            ref SipNameAddr na = ref stored ? ref m.Contacts[m.ContactCount] : ref m.ScratchNameAddr;
             na.Clear();
             SipParseStatus err = ParseNameAddr(b, ref p, end, ref na, SipParseStatus.BadContact, allowBare: true);
             m.ContactTotal++;
@@ -237,7 +208,7 @@ public static partial class SipParser
                 m.Anomalies |= SipAnomaly.ContactExpiresOutOfRange;
                 na.Expires = -1;
             }
-            if (m.ContactCount < m.Contacts.Length) m.Contacts[m.ContactCount++] = na;
+            if (stored) m.ContactCount++;
             else m.Anomalies |= SipAnomaly.ContactCapReached;
             p = SipChars.SkipLws(b, p, end);
             if (p == end) return;
@@ -257,7 +228,8 @@ public static partial class SipParser
         while (true)
         {
             p = SipChars.SkipLws(b, p, end);
-            var na = default(SipNameAddr);
+            bool stored = count < list.Length;
+            ref SipNameAddr na = ref stored ? ref list[count] : ref m.ScratchNameAddr;
             na.Clear();
             // route-param = name-addr: the brackets are mandatory.
             SipParseStatus err = ParseNameAddr(b, ref p, end, ref na, SipParseStatus.BadRoute, allowBare: false);
@@ -267,7 +239,7 @@ public static partial class SipParser
                 m.Fail(err, p, id);
                 return;
             }
-            if (count < list.Length) list[count++] = na;
+            if (stored) count++;
             else m.Anomalies |= SipAnomaly.RouteCapReached;
             p = SipChars.SkipLws(b, p, end);
             if (p == end) return;
@@ -353,8 +325,8 @@ public static partial class SipParser
             if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return bad;
             textEnd = p;
             var n = b.Slice(name.Start, name.Length);
-            if (n.Length == 3 && Ascii.EqualsIgnoreCase(n, "tag"u8)) na.Tag = value.IsPresent ? value : new SipSlice(name.End, 0);
-            else if (n.Length == 7 && Ascii.EqualsIgnoreCase(n, "expires"u8) && value.IsPresent)
+            if (AsciiCase.EqualsLower(n, "tag"u8)) na.Tag = value.IsPresent ? value : new SipSlice(name.End, 0);
+            else if (value.IsPresent && AsciiCase.EqualsLower(n, "expires"u8))
             {
                 int vp = value.Start;
                 if (SipChars.TryParseDecimal(b, ref vp, value.End, uint.MaxValue, out ulong ex, out bool of) && vp == value.End)
@@ -373,26 +345,13 @@ public static partial class SipParser
     {
         // callid = word [ "@" word ]
         m.CallId = Slice(start, end);
-        int at = -1;
-        for (int i = start; i < end; i++)
-        {
-            byte c = b[i];
-            if (c == '@')
-            {
-                if (at >= 0 || i == start || i == end - 1)
-                {
-                    m.Fail(SipParseStatus.BadCallId, i, SipHeaderId.CallId);
-                    return;
-                }
-                at = i;
-            }
-            else if (!SipChars.IsWord(c))
-            {
-                m.Fail(SipParseStatus.BadCallId, i, SipHeaderId.CallId);
-                return;
-            }
-        }
-        if (start == end) m.Fail(SipParseStatus.BadCallId, start, SipHeaderId.CallId);
+        var value = b.Slice(start, end - start);
+        int bad = value.IndexOfAnyExcept(SipChars.CallIdChars);
+        int at = value.IndexOf((byte)'@');
+        if (value.IsEmpty) bad = 0;
+        else if (bad < 0 && at >= 0 && (at == 0 || at == value.Length - 1 || value.Slice(at + 1).IndexOf((byte)'@') >= 0))
+            bad = at;
+        if (bad >= 0) m.Fail(SipParseStatus.BadCallId, start + bad, SipHeaderId.CallId);
     }
 
     private static void ParseCSeq(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
@@ -547,7 +506,7 @@ public static partial class SipParser
         c.Nonce = f.C;
         c.Uri = f.D;
         // Unknown schemes carry opaque data (RFC 4475 3.3.7): only Digest is held to the auth-param grammar.
-        if (!ok && Ascii.EqualsIgnoreCase(b.Slice(start, p - start), "Digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
+        if (!ok && AsciiCase.EqualsLower(b.Slice(start, p - start), "digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
     }
 
     private static void ParseChallenge(ReadOnlySpan<byte> b, int start, int end, SipMessage m, ref SipChallenge c, SipHeaderId id)
@@ -563,7 +522,7 @@ public static partial class SipParser
         c.Realm = f.A;
         c.Nonce = f.B;
         c.Algorithm = f.C;
-        if (!ok && Ascii.EqualsIgnoreCase(b.Slice(start, p - start), "Digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
+        if (!ok && AsciiCase.EqualsLower(b.Slice(start, p - start), "digest"u8)) m.Fail(SipParseStatus.BadAuthorization, start, id);
     }
 
     private struct AuthFields
@@ -606,10 +565,10 @@ public static partial class SipParser
                 if (p == vs) return false;
                 value = Slice(vs, p);
             }
-            if (!a.IsEmpty && Ascii.EqualsIgnoreCase(name, a)) fields.A = value;
-            else if (!bName.IsEmpty && Ascii.EqualsIgnoreCase(name, bName)) fields.B = value;
-            else if (!c.IsEmpty && Ascii.EqualsIgnoreCase(name, c)) fields.C = value;
-            else if (!d.IsEmpty && Ascii.EqualsIgnoreCase(name, d)) fields.D = value;
+            if (AsciiCase.EqualsLower(name, a)) fields.A = value;
+            else if (AsciiCase.EqualsLower(name, bName)) fields.B = value;
+            else if (AsciiCase.EqualsLower(name, c)) fields.C = value;
+            else if (!d.IsEmpty && AsciiCase.EqualsLower(name, d)) fields.D = value;
             p = SipChars.SkipLws(b, p, end);
             if (p == end) return true;
             if (b[p] != ',') return false;

@@ -23,9 +23,10 @@ public static partial class SipParser
         if (p >= end || b[p] != ':') return false;
         var scheme = b.Slice(start, p - start);
         p++;
-        if (Ascii.EqualsIgnoreCase(scheme, "sip"u8)) u.Scheme = UriScheme.Sip;
-        else if (Ascii.EqualsIgnoreCase(scheme, "sips"u8)) u.Scheme = UriScheme.Sips;
-        else if (Ascii.EqualsIgnoreCase(scheme, "tel"u8)) u.Scheme = UriScheme.Tel;
+        // Scheme characters are letters, digits and "+-.": the case trick of AsciiCase applies.
+        if (AsciiCase.EqualsLower(scheme, "sip"u8)) u.Scheme = UriScheme.Sip;
+        else if (AsciiCase.EqualsLower(scheme, "sips"u8)) u.Scheme = UriScheme.Sips;
+        else if (AsciiCase.EqualsLower(scheme, "tel"u8)) u.Scheme = UriScheme.Tel;
         else u.Scheme = UriScheme.Other;
 
         if (u.Scheme is UriScheme.Sip or UriScheme.Sips)
@@ -74,40 +75,7 @@ public static partial class SipParser
             p = at + 1;
         }
 
-        if (p >= end) return false;
-        if (b[p] == '[')
-        {
-            int close = b.Slice(p, end - p).IndexOf((byte)']');
-            if (close < 0) return false;
-            close += p;
-            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
-            u.Host = Slice(p, close + 1);
-            u.HostKind = HostKind.IPv6;
-            p = close + 1;
-        }
-        else
-        {
-            int hs = p;
-            bool numeric = true;
-            while (p < end && SipChars.IsHost(b[p]))
-            {
-                if (!SipChars.IsDigit(b[p]) && b[p] != '.') numeric = false;
-                p++;
-            }
-            if (p == hs) return false;
-            var host = b.Slice(hs, p - hs);
-            if (numeric)
-            {
-                if (!IpAddr.TryParseV4(host, out _)) return false;
-                u.HostKind = HostKind.IPv4;
-            }
-            else
-            {
-                if (!ValidHostname(host)) return false;
-                u.HostKind = HostKind.Name;
-            }
-            u.Host = Slice(hs, p);
-        }
+        if (!ParseHost(b, ref p, end, out u.Host, out u.HostKind)) return false;
 
         if (p < end && b[p] == ':')
         {
@@ -140,26 +108,63 @@ public static partial class SipParser
         return p == end;
     }
 
+    /// <summary>
+    /// host = hostname / IPv4address / IPv6reference. Scans with one vectorised search, then checks the labels:
+    /// alphanumerics and inner hyphens, the top label starting with a letter; all-numeric text must be an IPv4
+    /// address.
+    /// </summary>
+    private static bool ParseHost(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice host, out HostKind kind)
+    {
+        host = SipSlice.None;
+        kind = HostKind.None;
+        if (p >= end) return false;
+        if (b[p] == '[')
+        {
+            int close = b.Slice(p, end - p).IndexOf((byte)']');
+            if (close < 0) return false;
+            close += p;
+            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
+            host = Slice(p, close + 1);
+            kind = HostKind.IPv6;
+            p = close + 1;
+            return true;
+        }
+        int n = b.Slice(p, end - p).IndexOfAnyExcept(SipChars.HostChars);
+        int he = n < 0 ? end : p + n;
+        if (he == p) return false;
+        var name = b.Slice(p, he - p);
+        var top = name[^1] == '.' ? name.Slice(0, name.Length - 1) : name;
+        if (top.IsEmpty || SipChars.IsDigit(top[top.LastIndexOf((byte)'.') + 1]))
+        {
+            // A hostname's top label starts with a letter: one that starts with a digit is an IPv4 address.
+            if (!IpAddr.TryParseV4(name, out _)) return false;
+            kind = HostKind.IPv4;
+        }
+        else
+        {
+            if (!ValidHostname(name)) return false;
+            kind = HostKind.Name;
+        }
+        host = Slice(p, he);
+        p = he;
+        return true;
+    }
+
     /// <summary>RFC 3261 hostname: labels of alphanumerics and inner hyphens; the top label starts with a letter.</summary>
     private static bool ValidHostname(ReadOnlySpan<byte> host)
     {
         if (host.Length > 255) return false;
         if (host[^1] == '.') host = host.Slice(0, host.Length - 1);
-        if (host.IsEmpty) return false;
+        if (host.IsEmpty || host[0] == '.' || host[0] == '-') return false;
         int labelStart = 0;
-        int lastLabelStart = 0;
-        for (int i = 0; i <= host.Length; i++)
+        while (true)
         {
-            if (i == host.Length || host[i] == '.')
-            {
-                int labelLen = i - labelStart;
-                if (labelLen == 0) return false;
-                if (host[labelStart] == '-' || host[i - 1] == '-') return false;
-                lastLabelStart = labelStart;
-                labelStart = i + 1;
-            }
+            int dot = host.Slice(labelStart).IndexOf((byte)'.');
+            int labelEnd = dot < 0 ? host.Length : labelStart + dot;
+            if (labelEnd == labelStart || host[labelStart] == '-' || host[labelEnd - 1] == '-') return false;
+            if (dot < 0) return SipChars.IsAlpha(host[labelStart]);
+            labelStart = labelEnd + 1;
         }
-        return SipChars.IsAlpha(host[lastLabelStart]);
     }
 
     /// <summary>Looks up a URI parameter (e.g. transport, user, lr) in a Params slice starting with ';'.</summary>

@@ -51,7 +51,8 @@ public static partial class SipParser
             return;
         }
 
-        int lf = b.Slice(pos).IndexOf((byte)'\n');
+        var lines = new LineFeedScanner(b, pos);
+        int lf = lines.Next();
         int lineEnd, next;
         if (lf < 0)
         {
@@ -61,7 +62,6 @@ public static partial class SipParser
         }
         else
         {
-            lf += pos;
             next = lf + 1;
             lineEnd = lf;
             if (lineEnd > pos && b[lineEnd - 1] == '\r') lineEnd--;
@@ -76,7 +76,7 @@ public static partial class SipParser
         }
 
         int headerStart = next;
-        int headerEnd = ParseHeaders(b, next, m);
+        int headerEnd = ParseHeaders(b, next, m, ref lines);
         if (headerEnd > headerStart)
         {
             int ctl = b.Slice(headerStart, headerEnd - headerStart).IndexOfAny(SipChars.HeaderControls);
@@ -90,13 +90,13 @@ public static partial class SipParser
 
     /// <summary>Splits header lines, unfolds continuation lines in place, and dispatches each header.</summary>
     /// <returns>The offset just past the last header line (before the empty line).</returns>
-    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m)
+    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m, ref LineFeedScanner lines)
     {
         int len = b.Length;
+        int lf = lines.Next();
         while (pos < len)
         {
             int lineStart = pos;
-            int lf = b.Slice(pos).IndexOf((byte)'\n');
             int lineEnd, next;
             if (lf < 0)
             {
@@ -106,7 +106,6 @@ public static partial class SipParser
             }
             else
             {
-                lf += pos;
                 // Line folding (RFC 3261 section 7.3.1): a line break followed by SP or HT continues the header.
                 // Replacing CR and LF by SP keeps every offset valid and turns the fold into plain LWS.
                 while (lf + 1 < len && (b[lf + 1] == ' ' || b[lf + 1] == '\t') && HasContent(b, lineStart, lf))
@@ -114,13 +113,8 @@ public static partial class SipParser
                     m.Anomalies |= SipAnomaly.LineFolding;
                     b[lf] = (byte)' ';
                     if (b[lf - 1] == '\r') b[lf - 1] = (byte)' ';
-                    int more = b.Slice(lf + 1).IndexOf((byte)'\n');
-                    if (more < 0)
-                    {
-                        lf = -1;
-                        break;
-                    }
-                    lf += 1 + more;
+                    lf = lines.Next();
+                    if (lf < 0) break;
                 }
                 if (lf < 0)
                 {
@@ -144,6 +138,7 @@ public static partial class SipParser
             }
             ParseHeaderLine(b, lineStart, lineEnd, m);
             pos = next;
+            if (lf >= 0) lf = lines.Next();
         }
         m.BodyStart = len;
         return len;

@@ -1,0 +1,52 @@
+# SipIps build, test, demo and benchmarks. `make help` lists the targets.
+SHELL   := /bin/bash
+DOTNET  ?= dotnet
+CONFIG  ?= Release
+OUT     ?= out
+# The external test corpus; tests read it through $CORPUS.
+CORPUS  ?= $(abspath ../shared/corpus)
+export CORPUS
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+
+HOST_DLL := src/SipIps.Host/bin/$(CONFIG)/net10.0/sipips.dll
+GEN_DLL  := tests/SipIps.TrafficGen/bin/$(CONFIG)/net10.0/sipips-trafficgen.dll
+
+.PHONY: help build test deps demo bench publish clean
+
+help:
+	@echo "make demo     generate a capture and analyse it with sipips (the main job, on an embedded default)"
+	@echo "make test     all tests (installs the Debian packages they need when run as root)"
+	@echo "make bench    BenchmarkDotNet code-path benchmarks and whole-system figures (not part of test)"
+	@echo "make publish  self-contained, trimmed, single-file ReadyToRun build in $(OUT)/publish"
+	@echo "make build    build everything"
+
+build:
+	$(DOTNET) build SipIps.sln -c $(CONFIG) -nologo -v minimal
+
+deps:
+	@tests/install-deps.sh
+
+test: deps
+	$(DOTNET) build SipIps.sln -c $(CONFIG) -nologo -v minimal
+	$(DOTNET) test SipIps.sln -c $(CONFIG) --no-build -nologo --logger "console;verbosity=minimal"
+
+# Until the inline bridge exists, the main job is the analysis engine over a capture that the project makes.
+demo: build
+	@mkdir -p $(OUT)
+	$(DOTNET) $(GEN_DLL) $(OUT)/demo.pcap --sip-packets 5000 --attacks --rtp 3 --seed 7
+	$(DOTNET) $(HOST_DLL) analyze $(OUT)/demo.pcap --clf $(OUT)/demo.clf --no-progress
+	@echo
+	@echo "First SIP CLF records ($(OUT)/demo.clf):"
+	@head -c 1200 $(OUT)/demo.clf; echo
+
+bench: deps build
+	tests/bench/run.sh
+
+publish:
+	$(DOTNET) publish src/SipIps.Host/SipIps.Host.csproj -c Release -r linux-x64 --self-contained \
+	  -p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=true -o $(OUT)/publish -nologo
+
+clean:
+	$(DOTNET) clean SipIps.sln -nologo -v quiet
+	rm -rf $(OUT) BenchmarkDotNet.Artifacts

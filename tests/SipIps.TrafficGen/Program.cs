@@ -1,0 +1,28 @@
+using SipIps.TrafficGen;
+
+// sipips-trafficgen OUT.pcap [--sip-packets N] [--seed S] [--rtp N] [--attacks]
+if (args.Length == 0 || args[0].StartsWith('-'))
+{
+    Console.Error.WriteLine("usage: sipips-trafficgen OUT.pcap [--sip-packets N] [--seed S] [--rtp N] [--attacks]");
+    return 2;
+}
+var options = new GeneratorOptions();
+for (int i = 1; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--sip-packets": options = options with { SipPackets = long.Parse(args[++i]) }; break;
+        case "--seed": options = options with { Seed = int.Parse(args[++i]) }; break;
+        case "--rtp": options = options with { RtpPerCall = int.Parse(args[++i]) }; break;
+        case "--attacks": options = options with { Attacks = true }; break;
+        default:
+            Console.Error.WriteLine($"unknown option {args[i]}");
+            return 2;
+    }
+}
+using var file = new BufferedStream(File.Create(args[0]), 1 << 20);
+var gen = new TrafficGenerator(options, file);
+var clock = System.Diagnostics.Stopwatch.StartNew();
+gen.Run();
+Console.Error.WriteLine($"wrote {gen.PacketsWritten:N0} packets ({gen.SipPacketsWritten:N0} SIP messages) to {args[0]} in {clock.Elapsed.TotalSeconds:0.0} s");
+return 0;

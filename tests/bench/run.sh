@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# All benchmarks: BenchmarkDotNet code paths, then whole-system figures. Results land in out/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p out/bench
+echo "== BenchmarkDotNet (parser, engine, CLF)"
+dotnet run -c Release --project tests/SipIps.Benchmarks -- --filter '*' --join --artifacts out/bench/bdn "$@"
+echo
+echo "== sipips analyze against tshark"
+tests/bench/analyze-vs-tshark.sh
