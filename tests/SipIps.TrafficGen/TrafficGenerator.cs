@@ -100,7 +100,8 @@ public sealed class TrafficGenerator
         var c = NewCall(v6);
         var caller = IPAddress.Parse(c.CallerIp.Trim('[', ']'));
         var pbx = v6 ? Pbx6 : Pbx4;
-        ushort vlan = (ushort)(_rnd.Next(4) == 0 ? 100 : 0);
+        // A host sits on one VLAN: a quarter of the callers are tagged.
+        ushort vlan = (ushort)(caller.GetAddressBytes()[^1] % 4 == 0 ? 100 : 0);
         void Up(string msg) => Send(caller, pbx, (ushort)c.CallerPort, 5060, msg, tcp, vlan);
         void Down(string msg) => Send(pbx, caller, 5060, (ushort)c.CallerPort, msg, tcp, vlan);
 

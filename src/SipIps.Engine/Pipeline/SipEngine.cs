@@ -41,6 +41,9 @@ public sealed class SipEngine : ITcpMessageSink
     /// <param name="link">Link-layer type of the capture.</param>
     /// <param name="timestampNs">Capture time, nanoseconds since the Unix epoch.</param>
     /// <param name="wireLength">Original length on the wire (larger than the frame when the capture truncated it).</param>
+    // Kept out of line: a capture loop runs once and is compiled on-stack-replaced with synthesized profile data;
+    // inlined there, the whole pipeline would lose the real profile its own tier-1 compilation gets.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public void ProcessFrame(ReadOnlySpan<byte> frame, LinkType link, long timestampNs, int wireLength)
     {
         var c = Counters;
@@ -75,7 +78,10 @@ public sealed class SipEngine : ITcpMessageSink
         }
     }
 
-    /// <summary>Expires reassembly state by time; the caller's heartbeat (or the capture clock) drives it.</summary>
+    /// <summary>
+    /// Expires reassembly state by time; the caller's heartbeat (or the capture clock) drives it. Each call looks at
+    /// a bounded slice of each table, so it may be called often.
+    /// </summary>
     public void Expire(long nowNs)
     {
         Counters.DecodeEventCounts[(int)DecodeEvent.FragmentTimeout] += _defrag.Expire(nowNs);

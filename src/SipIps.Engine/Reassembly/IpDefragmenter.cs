@@ -223,12 +223,19 @@ public sealed class IpDefragmenter
         return false;
     }
 
-    /// <summary>Drops datagrams older than the timeout; call from the heartbeat.</summary>
-    public int Expire(long nowNs)
+    private int _sweep;
+
+    /// <summary>
+    /// Drops datagrams older than the timeout, looking at no more than <paramref name="budget"/> slots per call
+    /// (round-robin), so that the cost of a call is bounded whatever the table size.
+    /// </summary>
+    public int Expire(long nowNs, int budget = 256)
     {
         int n = 0;
-        foreach (var e in _table)
+        for (int i = 0; i < budget && i < _table.Length; i++)
         {
+            var e = _table[_sweep];
+            _sweep = (_sweep + 1) & (_table.Length - 1);
             if (e.InUse && nowNs - e.FirstSeenNs > _options.TimeoutNs)
             {
                 Release(e);

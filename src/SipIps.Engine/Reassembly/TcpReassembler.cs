@@ -13,6 +13,8 @@ public sealed class TcpOptions
     public int MaxMessageBytes { get; init; } = 1 << 20;
     /// <summary>Out-of-order segments held per stream while waiting for the gap to fill.</summary>
     public int MaxOutOfOrderSegments { get; init; } = 8;
+    /// <summary>How long held segments wait for a missing one before the gap is skipped and they are delivered.</summary>
+    public long OutOfOrderTimeoutNs { get; init; } = 1_000_000_000;
     public long IdleTimeoutNs { get; init; } = 600_000_000_000;
 }
 
@@ -71,6 +73,7 @@ public sealed class TcpReassembler
         public bool Resync;
         public Pending[] OutOfOrder = [];
         public int OutOfOrderCount;
+        public long OldestHeldNs;
     }
 
     private readonly TcpOptions _options;
@@ -142,16 +145,13 @@ public sealed class TcpReassembler
                 }
                 if (d > 0)
                 {
-                    if (!HoldOutOfOrder(s, seq, payload))
+                    bool held = HoldOutOfOrder(s, seq, payload, info.TimestampNs);
+                    if (!held || info.TimestampNs - s.OldestHeldNs > _options.OutOfOrderTimeoutNs)
                     {
-                        // Too much missing: give up on the gap and carry on from here.
-                        _counters.Gaps++;
-                        if (ev == DecodeEvent.None) ev = DecodeEvent.TcpGap;
-                        ResetData(s);
-                        s.NextSeq = seq;
-                        s.Resync = true;
-                        Deliver(s, info, payload, sink, ref ev);
-                        s.NextSeq = seq + (uint)payload.Length;
+                        // The missing bytes are not coming (a capture gap, or too much held): skip the gap and
+                        // deliver what was held from its first byte, at the next message boundary.
+                        SkipGap(s, info, sink, ref ev);
+                        if (!held) DeliverAt(s, info, seq, payload, sink, ref ev);
                     }
                 }
                 else
@@ -171,12 +171,58 @@ public sealed class TcpReassembler
         return ev;
     }
 
-    /// <summary>Drops streams idle for longer than the timeout; call from the heartbeat.</summary>
-    public int Expire(long nowNs)
+    private void SkipGap(Stream s, in PacketInfo info, ITcpMessageSink sink, ref DecodeEvent ev)
+    {
+        _counters.Gaps++;
+        if (ev == DecodeEvent.None) ev = DecodeEvent.TcpGap;
+        // What was buffered before the gap can never complete.
+        s.Framer = SipFramerState.Initial;
+        s.SkipRemaining = 0;
+        s.BufferLength = 0;
+        ReturnBuffer(s);
+        s.Resync = true;
+        if (s.OutOfOrderCount == 0) return;
+        uint lowest = s.OutOfOrder[0].Seq;
+        for (int i = 1; i < s.OutOfOrderCount; i++)
+            if ((int)(s.OutOfOrder[i].Seq - lowest) < 0) lowest = s.OutOfOrder[i].Seq;
+        s.NextSeq = lowest;
+        DrainOutOfOrder(s, info, sink, ref ev);
+    }
+
+    /// <summary>Delivers a segment relative to the current next sequence number after a skipped gap.</summary>
+    private void DeliverAt(Stream s, in PacketInfo info, uint seq, ReadOnlySpan<byte> payload, ITcpMessageSink sink, ref DecodeEvent ev)
+    {
+        int d = (int)(seq - s.NextSeq);
+        if (d + payload.Length <= 0) return;
+        if (d < 0)
+        {
+            payload = payload.Slice(-d);
+        }
+        else if (d > 0)
+        {
+            // Still ahead: everything held was older; carry on from this segment.
+            ResetData(s);
+            s.Resync = true;
+            s.NextSeq = seq;
+        }
+        Deliver(s, info, payload, sink, ref ev);
+        s.NextSeq += (uint)payload.Length;
+        DrainOutOfOrder(s, info, sink, ref ev);
+    }
+
+    private int _sweep;
+
+    /// <summary>
+    /// Drops streams idle for longer than the timeout, looking at no more than <paramref name="budget"/> slots per
+    /// call (round-robin). Lookups also drop idle streams they meet, so the sweep only has to catch the quiet ones.
+    /// </summary>
+    public int Expire(long nowNs, int budget = 1024)
     {
         int n = 0;
-        foreach (var s in _table)
+        for (int i = 0; i < budget && i < _table.Length; i++)
         {
+            var s = _table[_sweep];
+            _sweep = (_sweep + 1) & (_table.Length - 1);
             if (s is { InUse: true } && nowNs - s.LastSeenNs > _options.IdleTimeoutNs)
             {
                 Release(s);
@@ -363,7 +409,7 @@ public sealed class TcpReassembler
         return true;
     }
 
-    private bool HoldOutOfOrder(Stream s, uint seq, ReadOnlySpan<byte> payload)
+    private bool HoldOutOfOrder(Stream s, uint seq, ReadOnlySpan<byte> payload, long nowNs)
     {
         if (s.OutOfOrderCount >= s.OutOfOrder.Length || (int)(seq - s.NextSeq) > _options.MaxMessageBytes) return false;
         for (int i = 0; i < s.OutOfOrderCount; i++)
@@ -381,6 +427,7 @@ public sealed class TcpReassembler
             return false;
         }
         payload.CopyTo(copy);
+        if (s.OutOfOrderCount == 0) s.OldestHeldNs = nowNs;
         s.OutOfOrder[s.OutOfOrderCount++] = new Pending { Seq = seq, Data = copy, Length = payload.Length };
         _counters.OutOfOrder++;
         return true;

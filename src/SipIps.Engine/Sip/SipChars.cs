@@ -97,9 +97,34 @@ internal static class SipChars
         return end;
     }
 
+    /// <summary>token characters (RFC 3261 section 25.1).</summary>
+    internal static readonly SearchValues<byte> TokenChars = SearchValues.Create(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"u8);
+
+    /// <summary>gen-value characters without quotes: token / host (with ':' '[' ']' for IPv6).</summary>
+    internal static readonly SearchValues<byte> HeaderParamChars = SearchValues.Create(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~:[]"u8);
+
+    /// <summary>Skips token characters; long runs (tags, branches) go through the vectorised search.</summary>
     public static int SkipToken(ReadOnlySpan<byte> b, int pos, int end)
     {
+        if (end - pos >= 16)
+        {
+            int n = b.Slice(pos, end - pos).IndexOfAnyExcept(TokenChars);
+            return n < 0 ? end : pos + n;
+        }
         while (pos < end && IsToken(b[pos])) pos++;
+        return pos;
+    }
+
+    public static int SkipHeaderParam(ReadOnlySpan<byte> b, int pos, int end)
+    {
+        if (end - pos >= 16)
+        {
+            int n = b.Slice(pos, end - pos).IndexOfAnyExcept(HeaderParamChars);
+            return n < 0 ? end : pos + n;
+        }
+        while (pos < end && IsHeaderParam(b[pos])) pos++;
         return pos;
     }
 

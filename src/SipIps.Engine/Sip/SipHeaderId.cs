@@ -206,7 +206,7 @@ public static class SipHeaders
     }
 
     // RFC 3261 section 7.3.3 and the IANA registry of compact forms.
-    private static SipHeaderId Compact(byte lower) => lower switch
+    internal static SipHeaderId Compact(byte lower) => lower switch
     {
         (byte)'a' => SipHeaderId.AcceptContact,
         (byte)'b' => SipHeaderId.ReferredBy,

@@ -197,37 +197,60 @@ public static partial class SipParser
     private static void ParseOrigin(ReadOnlySpan<byte> b, int start, int end, ref SdpSession sdp, SipMessage m)
     {
         // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
-        Span<int> fs = stackalloc int[6];
-        Span<int> fe = stackalloc int[6];
-        int n = SplitSpaces(b, start, end, fs, fe);
-        if (n != 6)
+        int p = start;
+        int e0 = NextSpace(b, p, end);
+        sdp.OriginUsername = Slice(p, e0);
+        int e1 = NextSpace(b, e0 + 1, end);
+        int e2 = NextSpace(b, e1 + 1, end);
+        int e3 = NextSpace(b, e2 + 1, end);
+        int e4 = NextSpace(b, e3 + 1, end);
+        if (e4 >= end || e0 == start)
         {
             m.Anomalies |= SipAnomaly.SdpMalformed;
-            if (n < 1) return;
+            if (e1 < end) sdp.OriginSessionId = Slice(e0 + 1, e1);
+            return;
         }
-        sdp.OriginUsername = Slice(fs[0], fe[0]);
-        if (n > 1) sdp.OriginSessionId = Slice(fs[1], fe[1]);
-        if (n > 2) sdp.OriginVersion = Slice(fs[2], fe[2]);
-        if (n > 5) sdp.OriginAddress = Slice(fs[5], fe[5]);
+        sdp.OriginSessionId = Slice(e0 + 1, e1);
+        sdp.OriginVersion = Slice(e1 + 1, e2);
+        sdp.OriginAddress = Slice(e4 + 1, end);
+    }
+
+    /// <summary>The index of the next space at or after <paramref name="p"/>, or <paramref name="end"/>.</summary>
+    private static int NextSpace(ReadOnlySpan<byte> b, int p, int end)
+    {
+        if (p >= end) return end;
+        while (p < end && b[p] != ' ') p++;
+        return p;
     }
 
     private static IpAddr ParseConnectionAddress(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        // c=<nettype> <addrtype> <connection-address>[/ttl][/count]
-        Span<int> fs = stackalloc int[3];
-        Span<int> fe = stackalloc int[3];
-        int n = SplitSpaces(b, start, end, fs, fe);
-        if (n != 3)
+        // c=<nettype> <addrtype> <connection-address>[/ttl][/count]; "IN IP4 " and "IN IP6 " are what is sent.
+        int addrStart;
+        bool v6;
+        if (end - start > 7 && b[start] == 'I' && b[start + 1] == 'N' && b[start + 2] == ' ' && b[start + 3] == 'I'
+            && b[start + 4] == 'P' && b[start + 6] == ' ' && (b[start + 5] == '4' || b[start + 5] == '6'))
         {
-            m.Anomalies |= SipAnomaly.SdpMalformed;
-            return default;
+            addrStart = start + 7;
+            v6 = b[start + 5] == '6';
         }
-        var addr = b.Slice(fs[2], fe[2] - fs[2]);
-        int slash = addr.IndexOf((byte)'/');
-        if (slash >= 0) addr = addr.Slice(0, slash);
-        var type = b.Slice(fs[1], fe[1] - fs[1]);
+        else
+        {
+            int e0 = NextSpace(b, start, end);
+            int e1 = NextSpace(b, e0 + 1, end);
+            if (e1 >= end || NextSpace(b, e1 + 1, end) != end)
+            {
+                m.Anomalies |= SipAnomaly.SdpMalformed;
+                return default;
+            }
+            v6 = e1 - e0 - 1 == 3 && Ascii.EqualsIgnoreCase(b.Slice(e0 + 1, 3), "IP6"u8);
+            addrStart = e1 + 1;
+        }
+        int addrEnd = addrStart;
+        while (addrEnd < end && b[addrEnd] != '/' && b[addrEnd] != ' ') addrEnd++;
+        var addr = b.Slice(addrStart, addrEnd - addrStart);
         IpAddr ip;
-        bool ok = Ascii.EqualsIgnoreCase(type, "IP6"u8) ? IpAddr.TryParseV6(addr, out ip) : IpAddr.TryParseV4(addr, out ip);
+        bool ok = v6 ? IpAddr.TryParseV6(addr, out ip) : IpAddr.TryParseV4(addr, out ip);
         // A host name is legal in c= but cannot be tied to packets without DNS; it stays in the text only.
         return ok ? ip : default;
     }
@@ -308,20 +331,4 @@ public static partial class SipParser
         return p;
     }
 
-    /// <summary>Splits on single or repeated spaces into at most <c>starts.Length</c> fields; returns the count.</summary>
-    private static int SplitSpaces(ReadOnlySpan<byte> b, int start, int end, Span<int> starts, Span<int> ends)
-    {
-        int n = 0, p = SkipSpaces(b, start, end);
-        while (p < end)
-        {
-            if (n == starts.Length) return n + 1;
-            int s = p;
-            while (p < end && b[p] != ' ') p++;
-            starts[n] = s;
-            ends[n] = p;
-            n++;
-            p = SkipSpaces(b, p, end);
-        }
-        return n;
-    }
 }

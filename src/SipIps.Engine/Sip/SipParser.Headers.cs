@@ -158,7 +158,7 @@ public static partial class SipParser
                 return true;
             }
             int vs = q;
-            while (q < end && SipChars.IsHeaderParam(b[q])) q++;
+            q = SipChars.SkipHeaderParam(b, q, end);
             if (q == vs) return false;
             value = Slice(vs, q);
             p = q;

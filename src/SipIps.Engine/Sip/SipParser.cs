@@ -147,20 +147,24 @@ public static partial class SipParser
     private static void ParseHeaderLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
         m.HeaderTotal++;
-        int p = start;
-        while (p < end && SipChars.IsToken(b[p])) p++;
+        int p = FastHeaderName(b, start, end, out SipHeaderId id);
         int nameEnd = p;
-        p = SipChars.SkipLws(b, p, end);
-        if (nameEnd == start || p >= end || b[p] != ':')
+        if (p < 0)
         {
-            m.Fail(SipParseStatus.BadHeaderLine, start);
-            return;
+            p = start;
+            while (p < end && SipChars.IsToken(b[p])) p++;
+            nameEnd = p;
+            p = SipChars.SkipLws(b, p, end);
+            if (nameEnd == start || p >= end || b[p] != ':')
+            {
+                m.Fail(SipParseStatus.BadHeaderLine, start);
+                return;
+            }
+            id = SipHeaders.Lookup(b.Slice(start, nameEnd - start));
         }
         int vs = SipChars.SkipLws(b, p + 1, end);
         int ve = SipChars.TrimEnd(b, vs, end);
 
-        var nameSpan = b.Slice(start, nameEnd - start);
-        SipHeaderId id = SipHeaders.Lookup(nameSpan);
         if (m.HeaderCount < m.Headers.Length)
         {
             ref SipHeader h = ref m.Headers[m.HeaderCount++];

@@ -24,6 +24,7 @@ internal sealed class AnalyzeOptions
 internal static class AnalyzeCommand
 {
     private const long ExpireEveryNs = 1_000_000_000;
+    private const long ExpireEveryPackets = 1024;
 
     public static int Run(AnalyzeOptions options, Stream stdout, TextWriter stderr)
     {
@@ -62,7 +63,7 @@ internal static class AnalyzeCommand
             var engine = new SipEngine(engineOptions, observer);
             var progress = options.Progress && reader.Length > 0 ? new ProgressBar(stderr, reader.Length) : null;
 
-            long first = 0, last = 0, packets = 0, nextExpire = long.MinValue;
+            long first = 0, last = 0, packets = 0, nextExpire = long.MinValue, nextExpirePacket = 0;
             var clock = Stopwatch.StartNew();
             try
             {
@@ -72,11 +73,13 @@ internal static class AnalyzeCommand
                     last = frame.TimestampNs;
                     packets++;
                     engine.ProcessFrame(frame.Data, frame.Link, frame.TimestampNs, frame.WireLength);
-                    if (frame.TimestampNs >= nextExpire)
+                    if (frame.TimestampNs >= nextExpire && packets >= nextExpirePacket)
                     {
-                        // Capture time drives expiry, so a replay ages state exactly as the live bridge would.
+                        // Capture time drives expiry, so a replay ages state as the live bridge would; a capture
+                        // that spans days still sweeps no more often than every ExpireEveryPackets frames.
                         engine.Expire(frame.TimestampNs);
                         nextExpire = frame.TimestampNs + ExpireEveryNs;
+                        nextExpirePacket = packets + ExpireEveryPackets;
                     }
                     if ((packets & 0xFFFF) == 0) progress?.Update(reader.Position, packets);
                 }

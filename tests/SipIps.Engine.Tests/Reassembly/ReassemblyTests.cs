@@ -211,6 +211,34 @@ public class ReassemblyTests
         Assert.True(engine.Tcp.Counters.OutOfOrder > 0);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_gap_that_never_fills_is_skipped_and_the_held_segments_are_delivered(bool byTimeout)
+    {
+        var messages = Enumerable.Range(0, 12).Select(i => Encoding.ASCII.GetBytes(SipSamples.Invite(SipSamples.BenchmarkCall with { CallId = $"gap-{i}" }))).ToList();
+        var (engine, sink) = NewEngine();
+        engine.ProcessFrame(PacketBuilder.Ethernet(PacketBuilder.Tcp(A, B, 40000, 5060, 999, 0, 0x02, default)), LinkType.Ethernet, 0, 0);
+        uint seq = 1000;
+        long t = 1;
+        for (int i = 0; i < messages.Count; i++)
+        {
+            // Message 2 never arrives. With byTimeout the segments are seconds apart, so the hold times out;
+            // otherwise the hold fills up first.
+            if (i != 2)
+            {
+                var f = PacketBuilder.Ethernet(PacketBuilder.Tcp(A, B, 40000, 5060, seq, 1, 0x18, messages[i]));
+                engine.ProcessFrame(f, LinkType.Ethernet, t, f.Length);
+            }
+            seq += (uint)messages[i].Length;
+            t += byTimeout ? 2_000_000_000 : 1_000;
+        }
+        var got = sink.Messages.Select(m => m.CallId).ToList();
+        var expected = Enumerable.Range(0, 12).Where(i => i != 2).Select(i => $"gap-{i}").ToList();
+        Assert.Equal(expected, got);
+        Assert.Equal(1, engine.Tcp.Counters.Gaps);
+    }
+
     [Fact]
     public void Stream_picked_up_mid_message_resyncs_at_the_next_start_line()
     {
