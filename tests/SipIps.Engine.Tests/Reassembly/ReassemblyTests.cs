@@ -96,7 +96,8 @@ public class ReassemblyTests
         var (engine, _) = NewEngine();
         engine.ProcessFrame(PacketBuilder.Ethernet(frags[0]), LinkType.Ethernet, 0, 0);
         Assert.Equal(1, engine.Defragmenter.ActiveDatagrams);
-        engine.Expire(31_000_000_000);
+        // Each call sweeps a bounded slice of the table; a few calls cover all of it.
+        for (int i = 0; i < 8; i++) engine.Expire(31_000_000_000);
         Assert.Equal(0, engine.Defragmenter.ActiveDatagrams);
         Assert.Equal(1, engine.Counters.DecodeEventCounts[(int)DecodeEvent.FragmentTimeout]);
     }
