@@ -281,9 +281,13 @@ public sealed class CaptureFileReader : IDisposable
 
     private bool ReadEnhanced(ReadOnlySpan<byte> body, out CaptureFrame frame)
     {
-        frame = default;
         if (body.Length < 20) throw new CaptureFileException($"{_name}: corrupt packet block at offset {_consumed}");
-        int id = (int)NgU32(body);
+        return ReadPacket(body, (int)NgU32(body), out frame);
+    }
+
+    /// <summary>The common tail of EPB and the obsolete PB: timestamp, lengths and data after the interface id.</summary>
+    private bool ReadPacket(ReadOnlySpan<byte> body, int id, out CaptureFrame frame)
+    {
         if ((uint)id >= (uint)_interfaces.Count)
             throw new CaptureFileException($"{_name}: packet block at offset {_consumed} names interface {id}, which was never described");
         ulong ts = ((ulong)NgU32(body.Slice(4)) << 32) | NgU32(body.Slice(8));
@@ -311,19 +315,8 @@ public sealed class CaptureFileReader : IDisposable
 
     private bool ReadObsolete(ReadOnlySpan<byte> body, out CaptureFrame frame)
     {
-        frame = default;
         if (body.Length < 20) throw new CaptureFileException($"{_name}: corrupt packet block at offset {_consumed}");
-        int id = NgU16(body);
-        if (id >= _interfaces.Count)
-            throw new CaptureFileException($"{_name}: packet block at offset {_consumed} names interface {id}, which was never described");
-        ulong ts = ((ulong)NgU32(body.Slice(4)) << 32) | NgU32(body.Slice(8));
-        uint caplen = NgU32(body.Slice(12));
-        uint orig = NgU32(body.Slice(16));
-        if (caplen > body.Length - 20)
-            throw new CaptureFileException($"{_name}: corrupt packet block at offset {_consumed}: captured length {caplen} exceeds the block");
-        var iface = _interfaces[id];
-        frame = new CaptureFrame(body.Slice(20, (int)caplen), iface.Link, ToNanoseconds(ts, iface), (int)Math.Max(orig, caplen));
-        return true;
+        return ReadPacket(body, NgU16(body), out frame);
     }
 
     private static long ToNanoseconds(ulong units, in Interface iface)

@@ -36,15 +36,25 @@ public static partial class SipParser
             if (stored) m.ViaCount++;
             else m.Anomalies |= SipAnomaly.ViaCapReached;
 
-            p = SipChars.SkipLws(b, p, end);
-            if (p == end) return;
-            if (b[p] != ',')
-            {
-                m.Fail(SipParseStatus.BadVia, p, SipHeaderId.Via);
-                return;
-            }
-            p++;
+            if (!NextListElement(b, ref p, end, m, SipParseStatus.BadVia, SipHeaderId.Via)) return;
         }
+    }
+
+    /// <summary>
+    /// After one element of a comma-separated header value: true when a comma introduces another element (and
+    /// <paramref name="p"/> is past it), false at the end of the value or on anything else (then recorded as bad).
+    /// </summary>
+    private static bool NextListElement(ReadOnlySpan<byte> b, ref int p, int end, SipMessage m, SipParseStatus bad, SipHeaderId id)
+    {
+        p = SipChars.SkipLws(b, p, end);
+        if (p == end) return false;
+        if (b[p] != ',')
+        {
+            m.Fail(bad, p, id);
+            return false;
+        }
+        p++;
+        return true;
     }
 
     private static bool ParseViaValue(ReadOnlySpan<byte> b, ref int p, int end, ref SipVia via)
@@ -210,14 +220,7 @@ public static partial class SipParser
             }
             if (stored) m.ContactCount++;
             else m.Anomalies |= SipAnomaly.ContactCapReached;
-            p = SipChars.SkipLws(b, p, end);
-            if (p == end) return;
-            if (b[p] != ',')
-            {
-                m.Fail(SipParseStatus.BadContact, p, SipHeaderId.Contact);
-                return;
-            }
-            p++;
+            if (!NextListElement(b, ref p, end, m, SipParseStatus.BadContact, SipHeaderId.Contact)) return;
         }
     }
 
@@ -241,14 +244,7 @@ public static partial class SipParser
             }
             if (stored) count++;
             else m.Anomalies |= SipAnomaly.RouteCapReached;
-            p = SipChars.SkipLws(b, p, end);
-            if (p == end) return;
-            if (b[p] != ',')
-            {
-                m.Fail(SipParseStatus.BadRoute, p, id);
-                return;
-            }
-            p++;
+            if (!NextListElement(b, ref p, end, m, SipParseStatus.BadRoute, id)) return;
         }
     }
 

@@ -53,20 +53,7 @@ public static partial class SipParser
 
         var lines = new LineFeedScanner(b, pos);
         int lf = lines.Next();
-        int lineEnd, next;
-        if (lf < 0)
-        {
-            lineEnd = len;
-            next = len;
-            m.Anomalies |= SipAnomaly.NoHeaderTerminator;
-        }
-        else
-        {
-            next = lf + 1;
-            lineEnd = lf;
-            if (lineEnd > pos && b[lineEnd - 1] == '\r') lineEnd--;
-            else m.Anomalies |= SipAnomaly.BareLineFeed;
-        }
+        EndOfLine(b, pos, lf, m, out int lineEnd, out int next);
         m.StartLine = SipSlice.FromBounds(pos, lineEnd);
         if (!ParseStartLine(b, pos, lineEnd, m))
         {
@@ -116,19 +103,7 @@ public static partial class SipParser
                     lf = lines.Next();
                     if (lf < 0) break;
                 }
-                if (lf < 0)
-                {
-                    lineEnd = len;
-                    next = len;
-                    m.Anomalies |= SipAnomaly.NoHeaderTerminator;
-                }
-                else
-                {
-                    next = lf + 1;
-                    lineEnd = lf;
-                    if (lineEnd > lineStart && b[lineEnd - 1] == '\r') lineEnd--;
-                    else m.Anomalies |= SipAnomaly.BareLineFeed;
-                }
+                EndOfLine(b, lineStart, lf, m, out lineEnd, out next);
             }
 
             if (lineEnd == lineStart)
@@ -287,6 +262,22 @@ public static partial class SipParser
             if (m.CSeqMethodText.IsPresent && !m[m.CSeqMethodText].SequenceEqual(m[m.MethodText]))
                 m.Fail(SipParseStatus.CSeqMethodMismatch, m.CSeqMethodText.Start, SipHeaderId.CSeq);
         }
+    }
+
+    /// <summary>The end of a line's content (before CR LF or a bare LF) and the start of the next line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EndOfLine(ReadOnlySpan<byte> b, int lineStart, int lf, SipMessage m, out int lineEnd, out int next)
+    {
+        if (lf < 0)
+        {
+            lineEnd = next = b.Length;
+            m.Anomalies |= SipAnomaly.NoHeaderTerminator;
+            return;
+        }
+        next = lf + 1;
+        lineEnd = lf;
+        if (lineEnd > lineStart && b[lineEnd - 1] == '\r') lineEnd--;
+        else m.Anomalies |= SipAnomaly.BareLineFeed;
     }
 
     /// <summary>True when the line ending at the LF <paramref name="lf"/> has bytes other than a final CR.</summary>
