@@ -385,54 +385,43 @@ public static partial class SipParser
         m.CSeqMethod = SipMethods.Parse(b.Slice(ms, p - ms));
     }
 
-    private static void ParseMaxForwards(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    /// <summary>
+    /// A header value that is one decimal number no larger than <paramref name="max"/>. Returns it, or -1 when the
+    /// syntax is bad (recorded as <paramref name="bad"/>), or -2 when it is out of range (for the caller to judge).
+    /// </summary>
+    private static long ParseScalar(ReadOnlySpan<byte> b, int start, int end, ulong max, SipMessage m, SipParseStatus bad, SipHeaderId id)
     {
         int p = start;
-        if (!SipChars.TryParseDecimal(b, ref p, end, 255, out ulong v, out bool overflow) || p != end)
+        if (!SipChars.TryParseDecimal(b, ref p, end, max, out ulong v, out bool overflow) || p != end)
         {
-            m.Fail(SipParseStatus.BadMaxForwards, p, SipHeaderId.MaxForwards);
-            return;
+            m.Fail(bad, p, id);
+            return -1;
         }
-        if (overflow)
-        {
-            // RFC 4475 3.1.2.4: out of range alone may be treated as absent.
-            m.Anomalies |= SipAnomaly.MaxForwardsOutOfRange;
-            return;
-        }
+        return overflow ? -2 : (long)v;
+    }
+
+    private static void ParseMaxForwards(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
+    {
+        long v = ParseScalar(b, start, end, 255, m, SipParseStatus.BadMaxForwards, SipHeaderId.MaxForwards);
+        // RFC 4475 3.1.2.4: out of range alone may be treated as absent.
+        if (v == -2) m.Anomalies |= SipAnomaly.MaxForwardsOutOfRange;
+        if (v < 0) return;
         m.MaxForwards = (int)v;
         if (v == 0) m.Anomalies |= SipAnomaly.MaxForwardsZero;
     }
 
     private static void ParseExpires(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        int p = start;
-        if (!SipChars.TryParseDecimal(b, ref p, end, uint.MaxValue, out ulong v, out bool overflow) || p != end)
-        {
-            m.Fail(SipParseStatus.BadExpires, p, SipHeaderId.Expires);
-            return;
-        }
-        if (overflow)
-        {
-            m.Anomalies |= SipAnomaly.ExpiresOutOfRange;
-            return;
-        }
-        m.Expires = (long)v;
+        long v = ParseScalar(b, start, end, uint.MaxValue, m, SipParseStatus.BadExpires, SipHeaderId.Expires);
+        if (v == -2) m.Anomalies |= SipAnomaly.ExpiresOutOfRange;
+        else if (v >= 0) m.Expires = v;
     }
 
     private static void ParseContentLength(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        int p = start;
-        if (!SipChars.TryParseDecimal(b, ref p, end, int.MaxValue, out ulong v, out bool overflow) || p != end)
-        {
-            m.Fail(SipParseStatus.BadContentLength, p, SipHeaderId.ContentLength);
-            return;
-        }
-        if (overflow)
-        {
-            m.Fail(SipParseStatus.ContentLengthOutOfRange, start, SipHeaderId.ContentLength);
-            return;
-        }
-        m.ContentLength = (int)v;
+        long v = ParseScalar(b, start, end, int.MaxValue, m, SipParseStatus.BadContentLength, SipHeaderId.ContentLength);
+        if (v == -2) m.Fail(SipParseStatus.ContentLengthOutOfRange, start, SipHeaderId.ContentLength);
+        else if (v >= 0) m.ContentLength = (int)v;
     }
 
     private static bool ValidContentType(ReadOnlySpan<byte> b, int start, int end)
