@@ -68,6 +68,58 @@ public static class Program
         }, stdout, stderr));
         root.Add(analyze);
 
+        var configOption = new Option<string>("--config", "-c") { Description = "The configuration file.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultPath, HelpName = "FILE" };
+        var run = new Command("run", "Bridge the configured interface pairs inline (until SIGTERM; SIGHUP reloads the configuration).")
+        {
+            configOption,
+        };
+        run.SetAction(r => RunCommand.Run(r.GetValue(configOption)!, stderr));
+        root.Add(run);
+
+        var checkFile = new Argument<string>("FILE") { Description = "The configuration file to check.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultPath };
+        var checkConfig = new Command("check-config", "Validate a configuration file; errors name file:line:column. Exit 0 if valid, 1 if not.")
+        {
+            checkFile,
+        };
+        checkConfig.SetAction(r =>
+        {
+            string file = r.GetValue(checkFile)!;
+            try
+            {
+                var c = Config.SipIpsConfig.LoadFile(file);
+                r.InvocationConfiguration.Output.WriteLine($"{file}: ok ({c.Bridge.Pairs.Count} pair(s): {string.Join(", ", c.Bridge.Pairs.Select(p => p.A + "<->" + p.B))})");
+                return ExitCodes.Success;
+            }
+            catch (Config.ConfigException e)
+            {
+                stderr.WriteLine($"sipips: {e}");
+                return e.Line == 0 && e.Message.StartsWith("no such file", StringComparison.Ordinal) ? ExitCodes.UsageOrIo : ExitCodes.InvalidInput;
+            }
+        });
+        root.Add(checkConfig);
+
+        var socketOption = new Option<string>("--socket") { Description = "The control socket of the running instance.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultControlSocket, HelpName = "PATH" };
+        var statusJson = new Option<bool>("--json") { Description = "Print the status as JSON." };
+        var status = new Command("status", "Show the running bridge: per-port counters, workers, uptime.")
+        {
+            socketOption, statusJson,
+        };
+        status.SetAction(r =>
+        {
+            string path = r.GetValue(socketOption)!;
+            try
+            {
+                r.InvocationConfiguration.Output.Write(Control.ControlServer.Request(path, r.GetValue(statusJson) ? "status json" : "status"));
+                return ExitCodes.Success;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                stderr.WriteLine($"sipips: no running sipips answers at {path} ({e.Message}); is the service started?");
+                return ExitCodes.UsageOrIo;
+            }
+        });
+        root.Add(status);
+
         var version = new Command("version", "Print the version.");
         version.SetAction(r =>
         {

@@ -1,4 +1,5 @@
 using SipIps.Engine.Decode;
+using SipIps.Engine.Enforcement;
 using SipIps.Engine.Packets;
 using SipIps.Engine.Reassembly;
 using SipIps.Engine.Sip;
@@ -14,6 +15,8 @@ public sealed class SipEngine : ITcpMessageSink
 {
     private readonly EngineOptions _options;
     private readonly ISipObserver _observer;
+    private readonly IVerdictHook _hook;
+    private Verdict _frameVerdict;
     private readonly IpDefragmenter _defrag;
     private readonly TcpReassembler _tcp;
     private readonly SctpReassembler _sctp = new();
@@ -21,10 +24,11 @@ public sealed class SipEngine : ITcpMessageSink
     private readonly bool[] _sipPort = new bool[65536];
     private readonly bool[] _encryptedPort = new bool[65536];
 
-    public SipEngine(EngineOptions options, ISipObserver observer)
+    public SipEngine(EngineOptions options, ISipObserver observer, IVerdictHook? hook = null)
     {
         _options = options;
         _observer = observer;
+        _hook = hook ?? PassAll.Instance;
         _defrag = new IpDefragmenter(options.Defrag);
         _tcp = new TcpReassembler(options.Tcp);
         _message = new SipMessage(options.Parser);
@@ -36,15 +40,16 @@ public sealed class SipEngine : ITcpMessageSink
     public IpDefragmenter Defragmenter => _defrag;
     public TcpReassembler Tcp => _tcp;
 
-    /// <summary>Runs one frame through the pipeline.</summary>
+    /// <summary>Runs one frame through the pipeline and says whether to forward it.</summary>
     /// <param name="frame">The captured bytes.</param>
     /// <param name="link">Link-layer type of the capture.</param>
     /// <param name="timestampNs">Capture time, nanoseconds since the Unix epoch.</param>
     /// <param name="wireLength">Original length on the wire (larger than the frame when the capture truncated it).</param>
+    /// <param name="vlanTci">An 802.1Q tag the capture took off the frame (AF_PACKET offload), or -1.</param>
     // Kept out of line: a capture loop runs once and is compiled on-stack-replaced with synthesized profile data;
     // inlined there, the whole pipeline would lose the real profile its own tier-1 compilation gets.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    public void ProcessFrame(ReadOnlySpan<byte> frame, LinkType link, long timestampNs, int wireLength)
+    public Verdict ProcessFrame(ReadOnlySpan<byte> frame, LinkType link, long timestampNs, int wireLength, int vlanTci = -1)
     {
         var c = Counters;
         c.Frames++;
@@ -55,6 +60,12 @@ public sealed class SipEngine : ITcpMessageSink
         info.TimestampNs = timestampNs;
         info.CapturedLength = frame.Length;
         info.WireLength = wireLength;
+        if (vlanTci >= 0)
+        {
+            info.VlanCount = 1;
+            info.OuterVlan = (ushort)(vlanTci & 0x0FFF);
+        }
+        _frameVerdict = Verdict.Pass;
 
         var result = PacketDecoder.Decode(frame, link, ref info, _options.Decoder);
         if (info.BadChecksum) c.BadChecksums++;
@@ -62,20 +73,21 @@ public sealed class SipEngine : ITcpMessageSink
         {
             case DecodeResult.Transport:
                 HandleTransport(frame, ref info);
-                return;
+                break;
             case DecodeResult.Fragment:
                 HandleFragment(frame, ref info);
-                return;
+                break;
             case DecodeResult.NotIp:
                 c.NotIp++;
-                return;
+                break;
             case DecodeResult.OtherTransport:
                 c.OtherTransport++;
-                return;
+                break;
             default:
                 c.DecodeEventCounts[(int)info.Event]++;
-                return;
+                break;
         }
+        return _frameVerdict;
     }
 
     /// <summary>
@@ -212,6 +224,7 @@ public sealed class SipEngine : ITcpMessageSink
         var status = SipParser.Parse(data, _message, mode);
         c.ParseStatusCounts[(int)status]++;
         if (_message.Anomalies != SipAnomaly.None) c.CountAnomalies(_message.Anomalies);
+        _frameVerdict = _frameVerdict.Combine(_hook.OnSipMessage(info, _message));
         _observer.OnSipMessage(info, _message);
     }
 }

@@ -1,0 +1,36 @@
+using SipIps.Capture.AfPacket;
+using SipIps.Engine.Pipeline;
+
+namespace SipIps.Capture.Bridge;
+
+/// <summary>Two interfaces forwarded to each other.</summary>
+public sealed record BridgePair(string A, string B);
+
+/// <summary>What an internal error on one frame does to that frame (Suricata calls these exception policies).</summary>
+public enum ExceptionPolicy
+{
+    /// <summary>Forward it: availability first.</summary>
+    FailOpen,
+    /// <summary>Drop it: nothing uninspected passes.</summary>
+    FailClosed,
+}
+
+public sealed record BridgeOptions
+{
+    public IReadOnlyList<BridgePair> Pairs { get; init; } = [];
+    /// <summary>Worker threads per port, joined by PACKET_FANOUT (hash, with defragmentation).</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+    public RingVersion Ring { get; init; } = RingVersion.V2;
+    public int RingFrames { get; init; } = 4096;
+    public int BlockTimeoutMs { get; init; } = 1;
+    public SendMode Send { get; init; } = SendMode.SendMmsg;
+    public int Batch { get; init; } = 64;
+    public ExceptionPolicy OnError { get; init; } = ExceptionPolicy.FailOpen;
+    /// <summary>Turn off offloads that change frames between the wire and the ring (GRO, LRO, TSO, GSO, checksums).</summary>
+    public bool DisableOffloads { get; init; } = true;
+    /// <summary>When one port of a pair loses its link, take its peer down too, so that neighbours fail over.</summary>
+    public bool LinkPropagation { get; init; } = true;
+    /// <summary>Run every frame through the engine. Off: forward only (for measurements).</summary>
+    public bool Inspect { get; init; } = true;
+    public EngineOptions Engine { get; init; } = EngineOptions.Default;
+}

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using SipIps.Capture.AfPacket;
+using SipIps.Capture.Interop;
+using SipIps.Engine.Enforcement;
+using SipIps.Engine.Packets;
+using SipIps.Engine.Pipeline;
+
+namespace SipIps.Capture.Bridge;
+
+/// <summary>
+/// One thread bridging one direction of a pair: receive a batch from the ring, run each frame through the engine,
+/// queue the passed ones for the peer, send, then give the batch back to the kernel (the verdict is applied at
+/// release). An exception on one frame never stops the loop: the exception policy decides that frame.
+/// </summary>
+public sealed unsafe class BridgeWorker : IDisposable
+{
+    private readonly PacketSocket _rx;
+    private readonly PacketSocket _tx;
+    private readonly RxRing _ring;
+    private readonly FrameSender _sender;
+    private readonly SipEngine? _engine;
+    private readonly BridgeOptions _options;
+    private readonly Action<string> _log;
+    private readonly int _batch;
+    private Thread? _thread;
+    private volatile bool _stop;
+    private long _lastErrorLogTicks;
+
+    public BridgeWorker(string name, PacketSocket rx, PacketSocket tx, SipEngine? engine, BridgeOptions options, Action<string> log)
+    {
+        Name = name;
+        _rx = rx;
+        _tx = tx;
+        _ring = RxRing.Create(rx);
+        _sender = new FrameSender(tx, options.Send, Math.Max(1, options.Batch));
+        _engine = engine;
+        _options = options;
+        _log = log;
+        _batch = Math.Max(1, options.Batch);
+    }
+
+    public string Name { get; }
+    public string RxInterface => _rx.InterfaceName;
+    public WorkerCounters Counters { get; } = new();
+    public SipEngine? Engine => _engine;
+    public PacketSocket Receive => _rx;
+    public volatile ExceptionPolicy Policy;
+
+    public void Start()
+    {
+        Policy = _options.OnError;
+        _thread = new Thread(Run) { IsBackground = true, Name = Name };
+        _thread.Start();
+    }
+
+    public void Stop()
+    {
+        _stop = true;
+        _thread?.Join();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            Loop();
+        }
+        catch (Exception e)
+        {
+            // The loop itself failed (not one frame): the bridge cannot forward this direction any more. Dying
+            // loudly lets systemd restart it and the fail-open helper bridge the ports meanwhile.
+            Environment.FailFast($"sipips: worker {Name} failed: {e}");
+        }
+    }
+
+    private void Loop()
+    {
+        RxFrame* batch = stackalloc RxFrame[_batch];
+        var span = new Span<RxFrame>(batch, _batch);
+        var pfd = new PollFd { Fd = _rx.Fd, Events = PollEvents.In | PollEvents.Err };
+        var c = Counters;
+        long nextExpire = Stopwatch.GetTimestamp();
+        while (!_stop)
+        {
+            int n = _ring.Fill(span);
+            if (n == 0)
+            {
+                c.Polls++;
+                pfd.Revents = 0;
+                Libc.Poll(&pfd, 1, 100);
+                MaybeExpire(ref nextExpire);
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                ref RxFrame f = ref batch[i];
+                c.RxFrames++;
+                c.RxBytes += f.WireLength;
+                if (f.ChecksumNotReady) c.ChecksumNotReady++;
+                if (f.Truncated)
+                {
+                    // Part of the frame is missing from the ring (offloads on, or a frame larger than the MTU):
+                    // forwarding it would corrupt it.
+                    c.Drops[(int)DropReason.Truncated]++;
+                    continue;
+                }
+                var verdict = _engine is null ? Verdict.Pass : Inspect(in f);
+                if (verdict.IsDrop)
+                {
+                    c.Drops[(int)verdict.Reason]++;
+                    continue;
+                }
+                _sender.Add(in f);
+            }
+            _sender.Flush();
+            _ring.Release(n);
+            ref readonly var s = ref _sender.Counters;
+            c.Forwarded = s.Frames;
+            c.ForwardedBytes = s.Bytes;
+            c.ForwardErrors = s.Errors;
+            MaybeExpire(ref nextExpire);
+        }
+    }
+
+    private Verdict Inspect(in RxFrame f)
+    {
+        try
+        {
+            return _engine!.ProcessFrame(f.Span, LinkType.Ethernet, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
+        }
+        catch (Exception e)
+        {
+            Counters.Exceptions++;
+            long now = Stopwatch.GetTimestamp();
+            if (now - _lastErrorLogTicks > Stopwatch.Frequency * 10)
+            {
+                // First one, then at most one every 10 s; the counter has the rest.
+                _lastErrorLogTicks = now;
+                _log($"worker {Name}: internal error on a frame ({e.GetType().Name}: {e.Message}); policy {Policy}");
+            }
+            return Policy == ExceptionPolicy.FailOpen ? Verdict.Pass : Verdict.Drop(DropReason.ExceptionPolicy);
+        }
+    }
+
+    private void MaybeExpire(ref long next)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_engine is null || now < next) return;
+        next = now + Stopwatch.Frequency / 10;
+        _engine.Expire(DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100);
+    }
+
+    public void Dispose()
+    {
+        _sender.Dispose();
+        _rx.Dispose();
+        _tx.Dispose();
+    }
+}
