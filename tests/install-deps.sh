@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when they are missing. CI runs as root; a developer
-# without root gets the apt-get line to run.
+# without root gets the apt-get line to run (the root-only tests skip themselves there).
 set -euo pipefail
 need=()
-command -v tshark >/dev/null 2>&1 || need+=(tshark)
-command -v capinfos >/dev/null 2>&1 || need+=(tshark)
+have() { command -v "$1" >/dev/null 2>&1; }
+have tshark || need+=(tshark)
+have capinfos || need+=(tshark)
+have cc || need+=(gcc libc6-dev)
+[ -f /usr/include/linux/if_packet.h ] || need+=(linux-libc-dev)
+have sipp || need+=(sip-tester)
+have socat || need+=(socat)
+have ip || need+=(iproute2)
+have ethtool || need+=(ethtool)
+have ping || need+=(iputils-ping)
+have taskset || need+=(util-linux)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" -ne 0 ]; then

@@ -23,10 +23,12 @@ public sealed class InlineBridge : IDisposable
     private readonly object _gate = new();
     private Timer? _heartbeat;
     private DateTimeOffset _started;
+    private ExceptionPolicy _policy;
 
     public InlineBridge(BridgeOptions options, Func<ISipObserver> observer, Func<IVerdictHook> hook, Action<string> log)
     {
         _options = options;
+        _policy = options.OnError;
         _observer = observer;
         _hook = hook;
         _log = log;
@@ -180,8 +182,12 @@ public sealed class InlineBridge : IDisposable
 
     public void SetExceptionPolicy(ExceptionPolicy policy)
     {
+        _policy = policy;
         foreach (var w in _workers) w.Policy = policy;
     }
+
+    /// <summary>The configuration's words for the settings, as status shows them.</summary>
+    private static string Word(ExceptionPolicy p) => p == ExceptionPolicy.FailClosed ? "fail-closed" : "fail-open";
 
     public BridgeSnapshot Snapshot()
     {
@@ -213,8 +219,9 @@ public sealed class InlineBridge : IDisposable
                 sip += w.Engine.Counters.SipMessages;
                 invalid += w.Engine.Counters.ParseErrors;
             }
-            return new BridgeSnapshot(_started, DateTimeOffset.UtcNow - _started, _options.Workers, _options.Ring.ToString(),
-                _options.Send.ToString(), _options.OnError.ToString(), _options.Inspect, ports, sip, invalid, _warnings.ToList());
+            return new BridgeSnapshot(_started, DateTimeOffset.UtcNow - _started, _options.Workers,
+                _options.Ring == RingVersion.V3 ? "v3" : "v2", _options.Send == SendMode.SendTo ? "sendto" : "sendmmsg",
+                Word(_policy), _options.Inspect, ports, sip, invalid, _warnings.ToList());
         }
     }
 

@@ -86,8 +86,9 @@ internal static class RunCommand
         });
 
         var o = config.Bridge;
-        Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per port, ring {o.Ring}, " +
-            $"{o.Send}, exception policy {o.OnError}{(o.Inspect ? "" : ", inspection off")}");
+        var snap = bridge.Snapshot();
+        Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per port, ring {snap.Ring}, " +
+            $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
         stop.Wait();
         Log("stopping");
         control?.Dispose();

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using SipIps.Tests;
+using Xunit;
+
+namespace SipIps.SystemTests;
+
+/// <summary>A fact that needs root; skipped with the reason when the tests do not run as root.</summary>
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute()
+    {
+        if (!Lab.IsRoot) Skip = "needs root for network namespaces, veth pairs and AF_PACKET (CI runs as root)";
+    }
+}
+
+public sealed record CommandResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>
+/// One lab (tests/lab/lab.sh) with its own namespace prefix, so that runs never collide, and the sipips bridge
+/// running in its middle. Disposing stops the bridge and deletes the namespaces, whatever happened before.
+/// </summary>
+public sealed class Lab : IDisposable
+{
+    [DllImport("libc", EntryPoint = "geteuid")]
+    private static extern uint GetEuid();
+
+    public static bool IsRoot { get; } = OperatingSystem.IsLinux() && GetEuid() == 0;
+
+    public static string Script => Path.Combine(Corpus.RepoRoot(), "tests", "lab", "lab.sh");
+    public static string SipIpsDll => typeof(Host.Program).Assembly.Location;
+
+    public string Prefix { get; }
+    public string Dir { get; }
+    public string ConfigPath => Path.Combine(Dir, "sipips.yaml");
+    public string ControlSocket => Path.Combine(Dir, "control.sock");
+    private Process? _bridge;
+    private readonly StringBuilder _bridgeLog = new();
+
+    public Lab()
+    {
+        Prefix = "st" + Guid.NewGuid().ToString("N")[..6];
+        Dir = Directory.CreateTempSubdirectory("sipips-lab-").FullName;
+        if (!IsRoot) return;
+        var up = LabCommand("up");
+        if (up.ExitCode != 0)
+        {
+            LabCommand("down");
+            throw new InvalidOperationException($"lab up failed: {up.Stderr}");
+        }
+    }
+
+    public string BridgeLog
+    {
+        get
+        {
+            lock (_bridgeLog) return _bridgeLog.ToString();
+        }
+    }
+
+    public CommandResult LabCommand(params string[] args) => Run("bash", [Script, .. args], TimeSpan.FromSeconds(60), ("LAB", Prefix));
+
+    /// <summary>Runs a command inside one of the lab's namespaces.</summary>
+    public CommandResult Exec(string node, TimeSpan timeout, params string[] command) =>
+        Run("ip", ["netns", "exec", $"{Prefix}-{node}", .. command], timeout);
+
+    public Process StartIn(string node, params string[] command)
+    {
+        var psi = new ProcessStartInfo("ip", ["netns", "exec", $"{Prefix}-{node}", .. command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        return Process.Start(psi)!;
+    }
+
+    public void WriteConfig(string extra = "", string pairs = "[[pa, pb]]", int workers = 1)
+    {
+        File.WriteAllText(ConfigPath, $"bridge:\n  pairs: {pairs}\n  workers: {workers}\n{extra}control:\n  socket: {ControlSocket}\n");
+    }
+
+    /// <summary>Starts sipips run in the bridge namespace and waits until it forwards.</summary>
+    public void StartBridge(string extra = "", int workers = 1)
+    {
+        WriteConfig(extra, workers: workers);
+        _bridge = StartIn("br", "dotnet", SipIpsDll, "run", "--config", ConfigPath);
+        _bridge.StandardInput.Close();
+        _bridge.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_bridgeLog) _bridgeLog.AppendLine(e.Data); };
+        _bridge.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_bridgeLog) _bridgeLog.AppendLine(e.Data); };
+        _bridge.BeginOutputReadLine();
+        _bridge.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!BridgeLog.Contains("forwarding ", StringComparison.Ordinal))
+        {
+            if (_bridge.HasExited) throw new InvalidOperationException($"sipips exited with {_bridge.ExitCode}: {BridgeLog}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"sipips did not start: {BridgeLog}");
+            Thread.Sleep(50);
+        }
+    }
+
+    public Process? Bridge => _bridge;
+
+    public void Signal(string signal) => Run("kill", ["-" + signal, _bridge!.Id.ToString()], TimeSpan.FromSeconds(5));
+
+    /// <summary>SIGTERM and wait; returns the exit code.</summary>
+    public int StopBridge()
+    {
+        if (_bridge is null || _bridge.HasExited) return _bridge?.ExitCode ?? 0;
+        // ip netns exec replaces itself with the command, so this is the sipips process.
+        Signal("TERM");
+        if (!_bridge.WaitForExit(15_000))
+        {
+            _bridge.Kill(true);
+            _bridge.WaitForExit();
+        }
+        return _bridge.ExitCode;
+    }
+
+    public string Status(bool json = false)
+    {
+        var r = Exec("br", TimeSpan.FromSeconds(20), ["dotnet", SipIpsDll, "status", "--socket", ControlSocket, .. (json ? new[] { "--json" } : [])]);
+        Assert.True(r.ExitCode == 0, $"status failed: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    public static CommandResult Run(string file, IEnumerable<string> args, TimeSpan timeout, params (string, string)[] env)
+    {
+        var psi = new ProcessStartInfo(file, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(true);
+            p.WaitForExit();
+            return new CommandResult(-1, stdout.Result, stderr.Result + $"\n(killed after {timeout.TotalSeconds} s)");
+        }
+        return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            StopBridge();
+        }
+        catch (Exception)
+        {
+            // Teardown continues whatever happens to the bridge.
+        }
+        if (IsRoot) LabCommand("down");
+        try
+        {
+            Directory.Delete(Dir, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
