@@ -77,9 +77,10 @@ public static class Program
         root.Add(run);
 
         var checkFile = new Argument<string>("FILE") { Description = "The configuration file to check.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultPath };
+        var printPairs = new Option<bool>("--pairs") { Description = "Print the interface pairs, one \"A B\" line each (for the fail-open helper)." };
         var checkConfig = new Command("check-config", "Validate a configuration file; errors name file:line:column. Exit 0 if valid, 1 if not.")
         {
-            checkFile,
+            checkFile, printPairs,
         };
         checkConfig.SetAction(r =>
         {
@@ -87,6 +88,11 @@ public static class Program
             try
             {
                 var c = Config.SipIpsConfig.LoadFile(file);
+                if (r.GetValue(printPairs))
+                {
+                    foreach (var p in c.Bridge.Pairs) r.InvocationConfiguration.Output.WriteLine($"{p.A} {p.B}");
+                    return ExitCodes.Success;
+                }
                 r.InvocationConfiguration.Output.WriteLine($"{file}: ok ({c.Bridge.Pairs.Count} pair(s): {string.Join(", ", c.Bridge.Pairs.Select(p => p.A + "<->" + p.B))})");
                 return ExitCodes.Success;
             }

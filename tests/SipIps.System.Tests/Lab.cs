@@ -85,6 +85,7 @@ public sealed class Lab : IDisposable
     public void StartBridge(string extra = "", int workers = 1)
     {
         WriteConfig(extra, workers: workers);
+        lock (_bridgeLog) _bridgeLog.Clear();
         _bridge = StartIn("br", "dotnet", SipIpsDll, "run", "--config", ConfigPath);
         _bridge.StandardInput.Close();
         _bridge.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_bridgeLog) _bridgeLog.AppendLine(e.Data); };

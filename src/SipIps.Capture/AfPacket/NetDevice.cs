@@ -132,6 +132,49 @@ public static unsafe class NetDevice
         }
     }
 
+    /// <summary>The bridge or bond an interface is enslaved to, from /sys/class/net; null when it has none.</summary>
+    public static string? Master(string name)
+    {
+        try
+        {
+            var target = File.ResolveLinkTarget($"/sys/class/net/{name}/master", returnFinalTarget: false);
+            return target is null ? null : Path.GetFileName(target.FullName);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Takes a kernel bridge down and deletes it (SIOCBRDELBR), which releases its ports.</summary>
+    public static bool DeleteBridge(string name, out string? error)
+    {
+        if (!SetUp(name, false, out error)) return false;
+        int fd = ControlSocket();
+        if (fd < 0)
+        {
+            error = Libc.ErrorText(Libc.LastError);
+            return false;
+        }
+        try
+        {
+            var bytes = Encoding.ASCII.GetBytes(name + "\0");
+            fixed (byte* p = bytes)
+            {
+                if (Libc.Ioctl(fd, Interop.Ioctl.SiocBrDelBr, p) != 0)
+                {
+                    error = Libc.ErrorText(Libc.LastError);
+                    return false;
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
     /// <summary>CAP_NET_ADMIN and CAP_NET_RAW from the effective set in /proc/self/status.</summary>
     public static (bool NetAdmin, bool NetRaw) Capabilities()
     {

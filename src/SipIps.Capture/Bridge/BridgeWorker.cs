@@ -19,12 +19,12 @@ public sealed unsafe class BridgeWorker : IDisposable
     private readonly RxRing _ring;
     private readonly FrameSender _sender;
     private readonly SipEngine? _engine;
+    private readonly FrameInspector? _inspector;
     private readonly BridgeOptions _options;
     private readonly Action<string> _log;
     private readonly int _batch;
     private Thread? _thread;
     private volatile bool _stop;
-    private long _lastErrorLogTicks;
 
     public BridgeWorker(string name, PacketSocket rx, PacketSocket tx, SipEngine? engine, BridgeOptions options, Action<string> log)
     {
@@ -37,6 +37,7 @@ public sealed unsafe class BridgeWorker : IDisposable
         _options = options;
         _log = log;
         _batch = Math.Max(1, options.Batch);
+        if (engine is not null) _inspector = new FrameInspector(engine, Counters, log, name) { Policy = options.OnError };
     }
 
     public string Name { get; }
@@ -44,11 +45,16 @@ public sealed unsafe class BridgeWorker : IDisposable
     public WorkerCounters Counters { get; } = new();
     public SipEngine? Engine => _engine;
     public PacketSocket Receive => _rx;
-    public volatile ExceptionPolicy Policy;
+    public ExceptionPolicy Policy
+    {
+        set
+        {
+            if (_inspector is not null) _inspector.Policy = value;
+        }
+    }
 
     public void Start()
     {
-        Policy = _options.OnError;
         _thread = new Thread(Run) { IsBackground = true, Name = Name };
         _thread.Start();
     }
@@ -104,7 +110,7 @@ public sealed unsafe class BridgeWorker : IDisposable
                     c.Drops[(int)DropReason.Truncated]++;
                     continue;
                 }
-                var verdict = _engine is null ? Verdict.Pass : Inspect(in f);
+                var verdict = _inspector is null ? Verdict.Pass : _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
                 if (verdict.IsDrop)
                 {
                     c.Drops[(int)verdict.Reason]++;
@@ -119,26 +125,6 @@ public sealed unsafe class BridgeWorker : IDisposable
             c.ForwardedBytes = s.Bytes;
             c.ForwardErrors = s.Errors;
             MaybeExpire(ref nextExpire);
-        }
-    }
-
-    private Verdict Inspect(in RxFrame f)
-    {
-        try
-        {
-            return _engine!.ProcessFrame(f.Span, LinkType.Ethernet, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
-        }
-        catch (Exception e)
-        {
-            Counters.Exceptions++;
-            long now = Stopwatch.GetTimestamp();
-            if (now - _lastErrorLogTicks > Stopwatch.Frequency * 10)
-            {
-                // First one, then at most one every 10 s; the counter has the rest.
-                _lastErrorLogTicks = now;
-                _log($"worker {Name}: internal error on a frame ({e.GetType().Name}: {e.Message}); policy {Policy}");
-            }
-            return Policy == ExceptionPolicy.FailOpen ? Verdict.Pass : Verdict.Drop(DropReason.ExceptionPolicy);
         }
     }
 

@@ -96,6 +96,7 @@ public sealed class InlineBridge : IDisposable
                 if (!seen.Add(name)) throw new CaptureException($"interface {name} is in more than one pair");
                 var st = NetDevice.Query(name);
                 if (!st.Exists) throw new CaptureException($"interface {name} does not exist");
+                ReleaseFromBridge(name);
                 if (!st.Up) throw new CaptureException($"interface {name} is down (ip link set {name} up)");
             }
             int mtuA = NetDevice.Query(pair.A).Mtu, mtuB = NetDevice.Query(pair.B).Mtu;
@@ -103,6 +104,24 @@ public sealed class InlineBridge : IDisposable
                 throw new CaptureException($"MTU mismatch in pair {pair.A}-{pair.B}: {pair.A} has {mtuA}, {pair.B} has {mtuB}; frames larger than the smaller one would be lost");
             foreach (var name in new[] { pair.A, pair.B }) CheckOffloads(name);
         }
+    }
+
+    /// <summary>Name prefix of the kernel bridges the fail-open helper (packaging/sipips-failopen) creates.</summary>
+    public const string FailOpenBridgePrefix = "sipips-fo";
+
+    /// <summary>
+    /// A port still joined to the fail-open bridge is released (the kernel would forward alongside us); a port in
+    /// any other bridge or bond is refused.
+    /// </summary>
+    private void ReleaseFromBridge(string name)
+    {
+        string? master = NetDevice.Master(name);
+        if (master is null) return;
+        if (!master.StartsWith(FailOpenBridgePrefix, StringComparison.Ordinal))
+            throw new CaptureException($"interface {name} is a port of {master}; take it out first (ip link set {name} nomaster)");
+        if (!NetDevice.DeleteBridge(master, out string? error))
+            throw new CaptureException($"interface {name} is in the fail-open bridge {master}, which could not be removed: {error}");
+        _log($"removed the fail-open bridge {master}: SipIps forwards again");
     }
 
     private void CheckOffloads(string name)

@@ -76,6 +76,7 @@ internal static class Ioctl
     public const uint SiocSIfFlags = 0x8914;
     public const uint SiocGIfMtu = 0x8921;
     public const uint SiocEthtool = 0x8946;
+    public const uint SiocBrDelBr = 0x89a1;
     public const short IffUp = 0x1;
     public const short IffRunning = 0x40;
     public const short IffPromisc = 0x100;
