@@ -12,10 +12,11 @@ export DOTNET_NOLOGO := 1
 HOST_DLL := src/SipIps.Host/bin/$(CONFIG)/net10.0/sipips.dll
 GEN_DLL  := tests/SipIps.TrafficGen/bin/$(CONFIG)/net10.0/sipips-trafficgen.dll
 
-.PHONY: help build test deps demo bench publish clean
+.PHONY: help build test deps demo demo-analyze bench publish clean
 
 help:
-	@echo "make demo     generate a capture and analyse it with sipips (the main job, on an embedded default)"
+	@echo "make demo     SipIps inline in a network-namespace lab with sipp calls through it (root), else a capture analysis"
+	@echo "make demo-analyze  generate a capture and analyse it"
 	@echo "make test     all tests (installs the Debian packages they need when run as root)"
 	@echo "make bench    BenchmarkDotNet code-path benchmarks and whole-system figures (not part of test)"
 	@echo "make publish  self-contained, trimmed, single-file ReadyToRun build in $(OUT)/publish"
@@ -31,8 +32,13 @@ test: deps
 	$(DOTNET) build SipIps.sln -c $(CONFIG) -nologo -v minimal
 	$(DOTNET) test SipIps.sln -c $(CONFIG) --no-build -nologo --logger "console;verbosity=minimal"
 
-# Until the inline bridge exists, the main job is the analysis engine over a capture that the project makes.
+# The main job: SipIps inline in the network-namespace lab, with legitimate calls through it (needs root for the
+# namespaces). Without root, the same engine analyses a capture the project generates.
 demo: build
+	@if [ "$$(id -u)" = 0 ]; then tests/install-deps.sh && tests/lab/demo.sh; else \
+	  echo "(not root: no network namespaces; showing the capture analysis instead)"; $(MAKE) -s demo-analyze; fi
+
+demo-analyze: build
 	@mkdir -p $(OUT)
 	$(DOTNET) $(GEN_DLL) $(OUT)/demo.pcap --sip-packets 5000 --attacks --rtp 3 --seed 7
 	$(DOTNET) $(HOST_DLL) analyze $(OUT)/demo.pcap --clf $(OUT)/demo.clf --no-progress
