@@ -8,3 +8,6 @@ dotnet run -c Release --project tests/SipIps.Benchmarks -- --filter '*' --join -
 echo
 echo "== sipips analyze against tshark"
 tests/bench/analyze-vs-tshark.sh
+echo
+echo "== inline bridge against the kernel bridge (root)"
+if [ "$(id -u)" = 0 ]; then tests/bench/bridge-vs-kernel.sh; else echo "skipped: needs root"; fi

@@ -119,8 +119,10 @@ public sealed unsafe class PacketSocket : IDisposable
         if (o.Version == RingVersion.V3)
         {
             int frame = RingGeometry.FrameSize(o.Mtu, RingGeometry.TPacket3HeaderLength);
-            int block = Math.Max(1 << 20, frame);
-            int blocks = Math.Max(4, (int)((long)o.Frames * frame / block));
+            // Many small blocks: a block is handed over whole, so few large ones leave the kernel nowhere to write
+            // while user space works through one.
+            int block = Math.Max(1 << 18, frame * 4);
+            int blocks = Math.Max(64, (int)((long)o.Frames * frame / block));
             var req = new TPacketReq3
             {
                 BlockSize = (uint)block,

@@ -25,6 +25,13 @@ public sealed record BridgeOptions
     public int BlockTimeoutMs { get; init; } = 1;
     public SendMode Send { get; init; } = SendMode.SendMmsg;
     public int Batch { get; init; } = 64;
+    /// <summary>
+    /// How long a worker keeps checking an empty ring before it sleeps in poll(). Waking a sleeping core costs tens
+    /// to hundreds of microseconds (more in a VM), but spinning only helps where the delivery work of forwarded
+    /// frames runs on another core: in the veth lab the spinning thread starves its own core's softirq and the
+    /// latency grows (measured), so it is off by default.
+    /// </summary>
+    public int BusyPollMicroseconds { get; init; }
     public ExceptionPolicy OnError { get; init; } = ExceptionPolicy.FailOpen;
     /// <summary>Turn off offloads that change frames between the wire and the ring (GRO, LRO, TSO, GSO, checksums).</summary>
     public bool DisableOffloads { get; init; } = true;

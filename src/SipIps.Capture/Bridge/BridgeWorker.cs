@@ -86,17 +86,28 @@ public sealed unsafe class BridgeWorker : IDisposable
         var pfd = new PollFd { Fd = _rx.Fd, Events = PollEvents.In | PollEvents.Err };
         var c = Counters;
         long nextExpire = Stopwatch.GetTimestamp();
+        long spin = Stopwatch.Frequency * _options.BusyPollMicroseconds / 1_000_000;
+        long idleSince = 0;
         while (!_stop)
         {
             int n = _ring.Fill(span);
             if (n == 0)
             {
+                long now = Stopwatch.GetTimestamp();
+                if (idleSince == 0) idleSince = now;
+                if (now - idleSince < spin)
+                {
+                    Thread.SpinWait(32);
+                    continue;
+                }
+                idleSince = 0;
                 c.Polls++;
                 pfd.Revents = 0;
                 Libc.Poll(&pfd, 1, 100);
                 MaybeExpire(ref nextExpire);
                 continue;
             }
+            idleSince = 0;
             for (int i = 0; i < n; i++)
             {
                 ref RxFrame f = ref batch[i];

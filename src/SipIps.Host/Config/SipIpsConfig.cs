@@ -50,7 +50,7 @@ public sealed record SipIpsConfig
         var pairs = new List<BridgePair>();
         int workers = Environment.ProcessorCount;
         var ring = RingVersion.V2;
-        int frames = 4096, blockTimeout = 1, batch = 64;
+        int frames = 4096, blockTimeout = 1, batch = 64, busyPoll = 0;
         var send = SendMode.SendMmsg;
         var policy = ExceptionPolicy.FailOpen;
         bool offloads = true, links = true, inspect = true, verifyChecksums = true;
@@ -83,6 +83,7 @@ public sealed record SipIpsConfig
                 ["block_timeout_ms"] = n => blockTimeout = YamlTree.Int(n, "bridge.block_timeout_ms", 1, 1000),
                 ["send"] = n => send = YamlTree.OneOf(n, "bridge.send", "sendmmsg", "sendto") == "sendto" ? SendMode.SendTo : SendMode.SendMmsg,
                 ["batch"] = n => batch = YamlTree.Int(n, "bridge.batch", 1, 1024),
+                ["busy_poll_us"] = n => busyPoll = YamlTree.Int(n, "bridge.busy_poll_us", 0, 100_000),
                 ["exception_policy"] = n => policy = YamlTree.OneOf(n, "bridge.exception_policy", "fail-open", "fail-closed") == "fail-closed"
                     ? ExceptionPolicy.FailClosed : ExceptionPolicy.FailOpen,
                 ["disable_offloads"] = n => offloads = YamlTree.Bool(n, "bridge.disable_offloads"),
@@ -118,6 +119,7 @@ public sealed record SipIpsConfig
                 BlockTimeoutMs = blockTimeout,
                 Send = send,
                 Batch = batch,
+                BusyPollMicroseconds = busyPoll,
                 OnError = policy,
                 DisableOffloads = offloads,
                 LinkPropagation = links,
