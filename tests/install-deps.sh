@@ -14,6 +14,8 @@ have ip || need+=(iproute2)
 have ethtool || need+=(ethtool)
 have ping || need+=(iputils-ping)
 have taskset || need+=(util-linux)
+have capsh || need+=(libcap2-bin)
+have kamailio || need+=(kamailio)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" -ne 0 ]; then

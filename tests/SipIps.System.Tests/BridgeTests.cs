@@ -123,9 +123,11 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         return Regex.Match(r.Stdout, @"link/ether ([0-9a-f:]{17})").Groups[1].Value;
     }
 
-    private Process StartCapture(string node, string dev, string file)
+    private Process StartCapture(string node, string dev, string file) => StartCaptureIn(Lab, node, dev, file);
+
+    internal static Process StartCaptureIn(Lab lab, string node, string dev, string file)
     {
-        var p = Lab.StartIn(node, "timeout", "60", "tshark", "-q", "-B", "32", "-i", dev, "-w", file);
+        var p = lab.StartIn(node, "timeout", "60", "tshark", "-q", "-B", "32", "-i", dev, "-w", file);
         var deadline = DateTime.UtcNow.AddSeconds(15);
         // tshark says "Capturing on" once the socket is open.
         var err = new System.Text.StringBuilder();

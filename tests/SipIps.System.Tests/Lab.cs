@@ -143,9 +143,12 @@ public sealed class Lab : IDisposable
         {
             p.Kill(true);
             p.WaitForExit();
-            return new CommandResult(-1, stdout.Result, stderr.Result + $"\n(killed after {timeout.TotalSeconds} s)");
+            return new CommandResult(-1, Drain(stdout), Drain(stderr) + $"\n(killed after {timeout.TotalSeconds} s)");
         }
-        return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
+        return new CommandResult(p.ExitCode, Drain(stdout), Drain(stderr));
+
+        // A daemon started by the command may keep the pipes open: take what is there, never wait forever.
+        static string Drain(Task<string> read) => read.Wait(TimeSpan.FromSeconds(5)) ? read.Result : "(output still open)";
     }
 
     public void Dispose()

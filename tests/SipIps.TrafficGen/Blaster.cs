@@ -67,4 +67,26 @@ public static unsafe class Blaster
         foreach (var p in native) NativeMemory.Free((void*)p);
         return 0;
     }
+
+    /// <summary>Sends each frame of a file of hex lines once, in order (tests that need exact frames on the wire).</summary>
+    public static int SendFrames(string device, string hexFile)
+    {
+        using var socket = PacketSocket.OpenSend(device);
+        using var sender = new FrameSender(socket, SendMode.SendTo, 1);
+        int n = 0;
+        foreach (var line in File.ReadLines(hexFile))
+        {
+            if (line.Length == 0) continue;
+            var bytes = Convert.FromHexString(line.Trim());
+            fixed (byte* p = bytes)
+            {
+                var f = new RxFrame { Data = p, Length = bytes.Length, WireLength = bytes.Length };
+                sender.Add(in f);
+            }
+            n++;
+            Thread.Sleep(5);
+        }
+        Console.WriteLine($"sent {sender.Counters.Frames} errors {sender.Counters.Errors}");
+        return sender.Counters.Frames == n ? 0 : 1;
+    }
 }

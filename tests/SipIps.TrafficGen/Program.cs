@@ -4,6 +4,9 @@ using SipIps.TrafficGen;
 // sipips-trafficgen blast DEVICE DST-MAC FRAME-BYTES RATE SECONDS
 if (args.Length == 6 && args[0] == "blast")
     return Blaster.Run(args[1], args[2], int.Parse(args[3]), long.Parse(args[4]), double.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture));
+// sipips-trafficgen send-frames DEVICE HEX-FILE
+if (args.Length == 3 && args[0] == "send-frames")
+    return Blaster.SendFrames(args[1], args[2]);
 if (args.Length == 0 || args[0].StartsWith('-'))
 {
     Console.Error.WriteLine("usage: sipips-trafficgen OUT.pcap [--sip-packets N] [--seed S] [--rtp N] [--attacks]");

@@ -5,7 +5,8 @@
 #                                     +-- switch "a" (kernel bridge) -- pa [ SipIps ] pb -- uas (192.0.2.20, 2001:db8::20)
 #   atk (192.0.2.66, 2001:db8::66) --+
 #
-# Usage: lab.sh up | down | exec NODE CMD... | sipips ARGS...   (NODE: uac atk br uas a)
+# Usage: lab.sh up | down | exec NODE CMD... | sipips ARGS... | kamailio start|stop   (NODE: uac atk br uas a)
+# "kamailio start" runs kamailio as registrar and proxy on the UAS side (192.0.2.20:5060, tests/lab/kamailio.cfg).
 # LAB     namespace prefix (default sipips); tests use their own so that runs never collide.
 # SIPIPS  the sipips command run inside the bridge namespace (default: the build in this tree), so that the
 #         packaging tests can reuse the lab with the installed binary.
@@ -52,7 +53,14 @@ up() {
   ip -n "$(ns uas)" addr add 2001:db8::20/64 dev uas0 nodad
 }
 
+stop_kamailio() { # the main process and its children, found by this lab's pid file argument
+  pkill -f -- "-P /tmp/$LAB-kamailio.pid" 2>/dev/null || true
+  for _ in $(seq 20); do pgrep -f -- "-P /tmp/$LAB-kamailio.pid" >/dev/null || break; sleep 0.1; done
+  rm -rf "/tmp/$LAB-kamailio.pid" "/tmp/$LAB-kamailio" "/tmp/$LAB-kamailio.log"
+}
+
 down() {
+  stop_kamailio
   for n in "${nodes[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null || true; done
 }
 
@@ -61,5 +69,14 @@ case "${1:-}" in
   down) down ;;
   exec) node=$2; shift 2; exec ip netns exec "$(ns "$node")" "$@" ;;
   sipips) shift; exec ip netns exec "$(ns br)" $SIPIPS "$@" ;;
+  kamailio)
+    pid=/tmp/$LAB-kamailio.pid
+    case "${2:-}" in
+      # Output to a file: the daemon must not hold the caller's pipes open.
+      start) ip netns exec "$(ns uas)" kamailio -f "$here/kamailio.cfg" -P "$pid" -Y "/tmp/$LAB-kamailio" -m 32 -M 8 \
+               > "/tmp/$LAB-kamailio.log" 2>&1 < /dev/null ;;
+      stop) stop_kamailio ;;
+      *) echo "usage: $0 kamailio start|stop" >&2; exit 2 ;;
+    esac ;;
   *) echo "usage: $0 up | down | exec NODE CMD... | sipips ARGS..." >&2; exit 2 ;;
 esac
