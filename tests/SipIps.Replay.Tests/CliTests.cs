@@ -17,6 +17,8 @@ public class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    internal static (int Code, string Stdout, string Stderr) RunCli(params string[] args) => Run(args);
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var stdout = new MemoryStream();

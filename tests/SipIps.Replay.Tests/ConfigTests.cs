@@ -1,0 +1,76 @@
+using SipIps.Capture.AfPacket;
+using SipIps.Capture.Bridge;
+using SipIps.Host.Config;
+using SipIps.Tests;
+using Xunit;
+
+namespace SipIps.Replay.Tests;
+
+/// <summary>The configuration file: every error names file:line:column, and the shipped file is valid.</summary>
+public class ConfigTests
+{
+    private static ConfigException Error(string yaml) =>
+        Assert.Throws<ConfigException>(() => SipIpsConfig.Parse(yaml, "test.yaml"));
+
+    [Theory]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  wrokers: 2\n", "test.yaml:3:3: unknown key 'wrokers' in bridge")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  workers: many\n", "test.yaml:3:12: bridge.workers must be a whole number")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  workers: 0\n", "test.yaml:3:12: bridge.workers must be between 1 and 64, not 0")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  ring: v4\n", "test.yaml:3:9: bridge.ring must be one of v2, v3, not 'v4'")]
+    [InlineData("bridge:\n  pairs: [[a, b, c]]\n", "test.yaml:2:11: each pair lists exactly two interfaces")]
+    [InlineData("bridge:\n  pairs: [[a, a]]\n", "test.yaml:2:11: pair [a, a]: an interface cannot be its own peer")]
+    [InlineData("bridge:\n  pairs: [[a, b], [b, c]]\n", "test.yaml:2:19: pair [b, c]: an interface is in more than one pair")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  pairs: [[c, d]]\n", "test.yaml:3:3: duplicate key 'pairs'")]
+    [InlineData("bridge:\n  workers: 2\n", "bridge.pairs is missing")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  exception_policy: maybe\n", "bridge.exception_policy must be one of fail-open, fail-closed")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  link_propagation: sometimes\n", "test.yaml:3:21: bridge.link_propagation must be true or false")]
+    [InlineData("bridge:\n  pairs: [[averyveryverylongname, b]]\n", "is not an interface name")]
+    [InlineData("sip:\n  ports: [5060, 70000]\nbridge:\n  pairs: [[a, b]]\n", "test.yaml:2:17: each of sip.ports must be between 1 and 65535")]
+    [InlineData("sip:\n  ports: [5061]\nbridge:\n  pairs: [[a, b]]\n", "port 5061 is both a SIP port and an encrypted SIP port")]
+    [InlineData("bridge:\n  pairs: [[a, b]\n", "test.yaml:3:1: ")]
+    [InlineData("", "the file is empty")]
+    [InlineData("- a\n- b\n", "the configuration must be a mapping")]
+    public void Errors_name_the_place_and_the_problem(string yaml, string expected)
+    {
+        var e = Error(yaml);
+        Assert.Contains(expected, e.ToString());
+        Assert.DoesNotContain("\n", e.ToString());
+    }
+
+    [Fact]
+    public void The_shipped_configuration_is_valid_and_means_the_defaults()
+    {
+        var c = SipIpsConfig.LoadFile(Path.Combine(Corpus.RepoRoot(), "packaging", "sipips.yaml"));
+        Assert.Equal([new BridgePair("eth1", "eth2")], c.Bridge.Pairs);
+        var defaults = new BridgeOptions();
+        Assert.Equal(defaults.Ring, c.Bridge.Ring);
+        Assert.Equal(RingVersion.V2, c.Bridge.Ring);
+        Assert.Equal(defaults.Send, c.Bridge.Send);
+        Assert.Equal(defaults.Batch, c.Bridge.Batch);
+        Assert.Equal(defaults.RingFrames, c.Bridge.RingFrames);
+        Assert.Equal(defaults.BusyPollMicroseconds, c.Bridge.BusyPollMicroseconds);
+        Assert.Equal(ExceptionPolicy.FailOpen, c.Bridge.OnError);
+        Assert.True(c.Bridge.DisableOffloads && c.Bridge.LinkPropagation && c.Bridge.Inspect);
+        Assert.Equal(Environment.ProcessorCount, c.Bridge.Workers);
+        Assert.Equal(SipIpsConfig.DefaultControlSocket, c.ControlSocket);
+        Assert.Equal([5060, 5080], c.Bridge.Engine.SipPorts);
+    }
+
+    [Fact]
+    public void Check_config_exit_codes()
+    {
+        var ok = CliTests.RunCli("check-config", Path.Combine(Corpus.RepoRoot(), "packaging", "sipips.yaml"));
+        Assert.Equal(0, ok.Code);
+        Assert.Contains("ok (1 pair(s): eth1<->eth2)", ok.Stdout);
+        var pairs = CliTests.RunCli("check-config", "--pairs", Path.Combine(Corpus.RepoRoot(), "packaging", "sipips.yaml"));
+        Assert.Equal("eth1 eth2", pairs.Stdout.Trim());
+        string bad = Path.GetTempFileName();
+        File.WriteAllText(bad, "bridge:\n  pairs: [[a, b]]\n  nope: 1\n");
+        var invalid = CliTests.RunCli("check-config", bad);
+        Assert.Equal(1, invalid.Code);
+        Assert.Equal($"sipips: {bad}:3:3: unknown key 'nope' in bridge (known: pairs, workers, ring, ring_frames, block_timeout_ms, send, batch, busy_poll_us, exception_policy, disable_offloads, link_propagation, inspect)", invalid.Stderr.Trim());
+        File.Delete(bad);
+        Assert.Equal(2, CliTests.RunCli("check-config", "/nonexistent/sipips.yaml").Code);
+        Assert.Equal(2, CliTests.RunCli("status", "--socket", "/nonexistent/control.sock").Code);
+    }
+}
