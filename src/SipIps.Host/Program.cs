@@ -1,3 +1,4 @@
+using SipIps.Rules.Yaml;
 using System.CommandLine;
 using System.Reflection;
 using SipIps.Host.Commands;
@@ -53,9 +54,14 @@ public static class Program
         var top = new Option<int>("--top") { Description = "How many top talkers to list.", DefaultValueFactory = _ => 10 };
         var noProgress = new Option<bool>("--no-progress") { Description = "Never draw the progress bar." };
         var verifyChecksums = new Option<bool>("--verify-checksums") { Description = "Skip packets whose IPv4 header checksum is wrong, as the live bridge does (default: count them and inspect anyway)." };
+        var rulesOption = new Option<string[]>("--rules") { Description = "Run these rule files or directories of *.yaml (repeatable).", HelpName = "DIR", AllowMultipleArgumentsPerToken = true };
+        var alertsOption = new Option<string?>("--alerts") { Description = "Write the alerts as EVE JSON lines to this file.", HelpName = "FILE" };
+        var evidenceOption = new Option<string?>("--evidence") { Description = "Write the frames that were dropped or raised an alert to this pcap.", HelpName = "FILE" };
+        var modeOption = new Option<string>("--mode") { Description = "detect: every rule alerts on what it sees, nothing is dropped (for tuning); prevent: replay as the bridge would (banned keys are dropped and no longer counted).", DefaultValueFactory = _ => "detect" };
+        modeOption.AcceptOnlyFromAmong("prevent", "detect");
         var analyze = new Command("analyze", "Run the engine over a capture file and report what it saw.")
         {
-            capture, clf, json, top, noProgress, verifyChecksums,
+            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption,
         };
         analyze.SetAction(r => AnalyzeCommand.Run(new AnalyzeOptions
         {
@@ -65,8 +71,21 @@ public static class Program
             Top = Math.Max(1, r.GetValue(top)),
             Progress = !r.GetValue(noProgress) && !Console.IsErrorRedirected,
             VerifyChecksums = r.GetValue(verifyChecksums),
+            Rules = r.GetValue(rulesOption) ?? [],
+            AlertsPath = r.GetValue(alertsOption),
+            EvidencePath = r.GetValue(evidenceOption),
+            Mode = r.GetValue(modeOption) == "detect" ? Engine.Detection.RuleMode.Detect : Engine.Detection.RuleMode.Prevent,
         }, stdout, stderr));
         root.Add(analyze);
+
+        var rulesPaths = new Argument<string[]>("PATH") { Description = "Rule files or directories of *.yaml.", Arity = ArgumentArity.OneOrMore };
+        var rulesCheck = new Command("check", "Validate rules; every error names file:line:column. Exit 0 if valid, 1 if not.")
+        {
+            rulesPaths,
+        };
+        rulesCheck.SetAction(r => RulesCommand.Check(r.GetValue(rulesPaths)!, r.InvocationConfiguration.Output, stderr));
+        var rulesCommand = new Command("rules", "Work with detection rules.") { rulesCheck };
+        root.Add(rulesCommand);
 
         var configOption = new Option<string>("--config", "-c") { Description = "The configuration file.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultPath, HelpName = "FILE" };
         var run = new Command("run", "Bridge the configured interface pairs inline (until SIGTERM; SIGHUP reloads the configuration).")
@@ -96,7 +115,7 @@ public static class Program
                 r.InvocationConfiguration.Output.WriteLine($"{file}: ok ({c.Bridge.Pairs.Count} pair(s): {string.Join(", ", c.Bridge.Pairs.Select(p => p.A + "<->" + p.B))})");
                 return ExitCodes.Success;
             }
-            catch (Config.ConfigException e)
+            catch (ConfigException e)
             {
                 stderr.WriteLine($"sipips: {e}");
                 return e.Line == 0 && e.Message.StartsWith("no such file", StringComparison.Ordinal) ? ExitCodes.UsageOrIo : ExitCodes.InvalidInput;

@@ -1,3 +1,4 @@
+using SipIps.Rules.Yaml;
 using SipIps.Capture.AfPacket;
 using SipIps.Capture.Bridge;
 using SipIps.Host.Config;

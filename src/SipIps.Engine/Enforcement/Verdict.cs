@@ -30,20 +30,31 @@ public static class DropReasons
     public static string Name(DropReason r) => (uint)r < (uint)s_names.Length ? s_names[(int)r] : "unknown";
 }
 
-/// <summary>What happens to a frame at release: forwarded, or dropped for a reason.</summary>
+/// <summary>
+/// What happens to a frame at release: forwarded, or dropped for a reason; and whether it raised an alert (the
+/// frame is then kept as evidence even when it is forwarded).
+/// </summary>
 public readonly struct Verdict
 {
     public readonly DropReason Reason;
+    public readonly bool Alerted;
 
-    private Verdict(DropReason reason) => Reason = reason;
+    private Verdict(DropReason reason, bool alerted)
+    {
+        Reason = reason;
+        Alerted = alerted;
+    }
 
     public static Verdict Pass => default;
-    public static Verdict Drop(DropReason reason) => new(reason);
+    public static Verdict PassAlerted => new(DropReason.None, true);
+    public static Verdict Drop(DropReason reason) => new(reason, false);
 
     public bool IsDrop => Reason != DropReason.None;
 
-    /// <summary>The more severe of two verdicts (any drop beats a pass; the first drop keeps its reason).</summary>
-    public Verdict Combine(Verdict other) => IsDrop ? this : other;
+    /// <summary>A drop beats a pass and the first drop keeps its reason; an alert on either side is kept.</summary>
+    public Verdict Combine(Verdict other) => new(IsDrop ? Reason : other.Reason, Alerted | other.Alerted);
+
+    public Verdict WithAlert() => new(Reason, true);
 }
 
 /// <summary>

@@ -195,9 +195,24 @@ public sealed class SipEngine : ITcpMessageSink
                 Counters.KeepAlives++;
                 break;
             default:
-                if (sipPort) Counters.NonSipOnSipPort++;
+                if (sipPort) NotSip(info);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Something that is not SIP arrived on a SIP port: counted, and shown to the verdict hook as a message with
+    /// status <see cref="SipParseStatus.NotSip"/> (garbage floods at a SIP server are an attack too). The observer,
+    /// which reports SIP traffic, does not see it.
+    /// </summary>
+    private void NotSip(in PacketInfo info)
+    {
+        Counters.NonSipOnSipPort++;
+        if (ReferenceEquals(_hook, PassAll.Instance)) return;
+        _message.Reset();
+        _message.Status = SipParseStatus.NotSip;
+        _message.ErrorOffset = 0;
+        _frameVerdict = _frameVerdict.Combine(_hook.OnSipMessage(info, _message));
     }
 
     void ITcpMessageSink.OnStreamMessage(in PacketInfo segment, ReadOnlySpan<byte> message)
@@ -205,7 +220,7 @@ public sealed class SipEngine : ITcpMessageSink
         // A stream on a SIP port can carry something else (HTTP, say): framed alike, but not SIP.
         if (SipDetector.Classify(message, onSipPort: true) != PayloadClass.Sip)
         {
-            Counters.NonSipOnSipPort++;
+            NotSip(segment);
             return;
         }
         Parse(message, SipParseMode.Stream, segment);

@@ -1,3 +1,4 @@
+using SipIps.Rules.Yaml;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;

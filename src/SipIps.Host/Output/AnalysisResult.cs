@@ -16,4 +16,17 @@ internal sealed record AnalysisResult(
     CaptureReport Report,
     Engine.Reassembly.TcpCounters Tcp,
     long ClfRecords,
-    double ElapsedSeconds);
+    double ElapsedSeconds,
+    DetectionSummary? Detection = null);
+
+/// <summary>What the rules did over the capture.</summary>
+internal sealed record DetectionSummary(
+    int RuleCount,
+    Engine.Detection.RuleMode Mode,
+    List<(string Id, Engine.Detection.RuleCounters Counters)> Rules,
+    Engine.Detection.DetectionCounters Totals,
+    Detection.RecordingAlertSink Alerts,
+    long[] DroppedFrames,
+    long AlertedFrames,
+    string? AlertsPath,
+    string? EvidencePath);

@@ -115,6 +115,7 @@ internal static class ReportWriter
         w.WriteNumber("ipv4_bad_checksums", c.BadChecksums);
         w.WriteEndObject();
         if (r.ClfRecords > 0) w.WriteNumber("clf_records", r.ClfRecords);
+        if (r.Detection is { } d) WriteDetectionJson(w, d);
         w.WriteEndObject();
         w.Flush();
         output.WriteByte((byte)'\n');
@@ -185,6 +186,7 @@ internal static class ReportWriter
         Row(o, "encrypted SIP (not inspected)", c.EncryptedSip);
         Row(o, "non-IP frames", c.NotIp);
         if (c.BadChecksums > 0) Row(o, "IPv4 bad checksums (inspected)", c.BadChecksums);
+        if (r.Detection is { } d) WriteDetectionText(o, d, top);
         if (r.ClfRecords > 0)
         {
             o.WriteLine();
@@ -193,6 +195,87 @@ internal static class ReportWriter
         o.WriteLine();
         double rate = r.ElapsedSeconds > 0 ? r.Packets / r.ElapsedSeconds : 0;
         o.WriteLine($"  analysed in {r.ElapsedSeconds:0.###} s ({rate:N0} packets/s)");
+    }
+
+    private static void WriteDetectionJson(Utf8JsonWriter w, DetectionSummary d)
+    {
+        w.WriteStartObject("detection");
+        w.WriteNumber("rules", d.RuleCount);
+        w.WriteString("mode", d.Mode == Engine.Detection.RuleMode.Prevent ? "prevent" : "detect");
+        w.WriteNumber("alerts", d.Alerts.Alerts);
+        w.WriteNumber("alerted_frames", d.AlertedFrames);
+        w.WriteStartObject("dropped_frames");
+        for (int i = 1; i < d.DroppedFrames.Length; i++)
+            if (d.DroppedFrames[i] > 0) w.WriteNumber(Engine.Enforcement.DropReasons.Name((Engine.Enforcement.DropReason)i), d.DroppedFrames[i]);
+        w.WriteEndObject();
+        w.WriteStartArray("by_rule");
+        foreach (var (id, c) in d.Rules)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteNumber("matched", c.Matched);
+            w.WriteNumber("fired", c.Fired);
+            w.WriteNumber("alerts", c.Alerts);
+            w.WriteNumber("bans", d.Alerts.BansByRule.GetValueOrDefault(id));
+            w.WriteNumber("rate_limits", c.RateLimits);
+            w.WriteNumber("dropped", c.Dropped);
+            w.WriteNumber("rate_limited", c.RateLimited);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("banned_keys");
+        foreach (var (key, rule, first, enforced) in d.Alerts.BannedKeys)
+        {
+            w.WriteStartObject();
+            w.WriteString("key", key);
+            w.WriteString("rule_id", rule);
+            w.WriteString("first", Iso(first));
+            w.WriteBoolean("enforced", enforced);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("ban_drops", d.Totals.BanDrops);
+        w.WriteNumber("rate_limit_drops", d.Totals.RateLimitDrops);
+        w.WriteNumber("rule_drops", d.Totals.RuleDrops);
+        w.WriteNumber("allowlisted_messages", d.Totals.Allowlisted);
+        if (d.AlertsPath is not null) w.WriteString("alert_log", d.AlertsPath);
+        if (d.EvidencePath is not null) w.WriteString("evidence", d.EvidencePath);
+        w.WriteEndObject();
+    }
+
+    private static void WriteDetectionText(TextWriter o, DetectionSummary d, int top)
+    {
+        string mode = d.Mode == Engine.Detection.RuleMode.Prevent ? "prevent" : "detect-only";
+        Section(o, $"Detection: {d.RuleCount} rules ({mode}), {d.Alerts.Alerts:N0} alerts");
+        o.WriteLine($"    {"rule",-30} {"matched",10} {"fired",7} {"alerts",7} {"bans",6} {"dropped",9}");
+        foreach (var (id, c) in d.Rules)
+        {
+            long dropped = c.Dropped + c.RateLimited;
+            if (c.Matched == 0 && c.Alerts == 0) continue;
+            o.WriteLine($"    {id,-30} {c.Matched,10:N0} {c.Fired,7:N0} {c.Alerts,7:N0} {d.Alerts.BansByRule.GetValueOrDefault(id),6:N0} {dropped,9:N0}");
+        }
+        long quiet = d.Rules.Count(x => x.Counters.Matched == 0 && x.Counters.Alerts == 0);
+        if (quiet > 0) o.WriteLine($"    ({quiet} rule(s) matched nothing)");
+        long framesDropped = d.DroppedFrames.Skip(1).Sum();
+        if (d.Mode == Engine.Detection.RuleMode.Detect)
+        {
+            o.WriteLine($"    frames that raised an alert: {d.AlertedFrames:N0} (detect-only: nothing dropped; --mode prevent replays as the bridge would)");
+        }
+        else if (framesDropped > 0 || d.AlertedFrames > 0)
+        {
+            var reasons = Enumerable.Range(1, d.DroppedFrames.Length - 1).Where(i => d.DroppedFrames[i] > 0)
+                .Select(i => $"{Engine.Enforcement.DropReasons.Name((Engine.Enforcement.DropReason)i)} {d.DroppedFrames[i]:N0}");
+            o.WriteLine($"    frames the bridge would drop: {framesDropped:N0}{(framesDropped > 0 ? $" ({string.Join(", ", reasons)})" : "")}; frames that raised an alert: {d.AlertedFrames:N0}");
+        }
+        if (d.Alerts.BannedKeys.Count > 0)
+        {
+            Section(o, $"Banned keys: {d.Alerts.BannedKeys.Count:N0}{(d.Mode == Engine.Detection.RuleMode.Detect ? " (detect-only: not enforced)" : "")}");
+            foreach (var (key, rule, first, _) in d.Alerts.BannedKeys.Take(top))
+                o.WriteLine($"    {(key.Length > 52 ? key[..49] + "..." : key),-52} {rule,-26} {Iso(first)}");
+            if (d.Alerts.BannedKeys.Count > top) o.WriteLine($"    ... and {d.Alerts.BannedKeys.Count - top:N0} more (see --json)");
+        }
+        if (d.AlertsPath is not null) o.WriteLine($"    alerts written to {d.AlertsPath}");
+        if (d.EvidencePath is not null) o.WriteLine($"    evidence frames written to {d.EvidencePath}");
     }
 
     private static IEnumerable<(string Name, long Count)> Requests(CaptureReport rep)

@@ -1,7 +1,7 @@
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
-namespace SipIps.Host.Config;
+namespace SipIps.Rules.Yaml;
 
 /// <summary>A configuration error with its place: rendered "file:line:column: message".</summary>
 public sealed class ConfigException(string file, int line, int column, string message) : Exception(message)
@@ -116,6 +116,65 @@ public static class YamlTree
             return v;
         }
         throw node.Error($"{what} must be a whole number");
+    }
+
+    public static double Double(YNode node, string what, double min, double max)
+    {
+        if (node is YScalar s && double.TryParse(s.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+            && double.IsFinite(v))
+        {
+            if (v < min || v > max) throw node.Error($"{what} must be between {min.ToString(System.Globalization.CultureInfo.InvariantCulture)} and {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}, not {s.Value}");
+            return v;
+        }
+        throw node.Error($"{what} must be a number");
+    }
+
+    /// <summary>A duration: "500ms", "10s", "5m", "2h", "1d", or a bare number of seconds. Returns nanoseconds.</summary>
+    public static long Duration(YNode node, string what, long minNs, long maxNs)
+    {
+        if (node is YScalar s && TryParseDuration(s.Value, out long ns))
+        {
+            if (ns < minNs || ns > maxNs) throw node.Error($"{what} must be between {FormatDuration(minNs)} and {FormatDuration(maxNs)}, not {s.Value}");
+            return ns;
+        }
+        throw node.Error($"{what} must be a duration like 500ms, 10s, 5m, 2h or 1d");
+    }
+
+    public static bool TryParseDuration(string text, out long ns)
+    {
+        ns = 0;
+        text = text.Trim();
+        (string unit, double scale) = text.EndsWith("ms", StringComparison.Ordinal) ? ("ms", 1e6)
+            : text.EndsWith('s') ? ("s", 1e9)
+            : text.EndsWith('m') ? ("m", 60e9)
+            : text.EndsWith('h') ? ("h", 3600e9)
+            : text.EndsWith('d') ? ("d", 86400e9)
+            : ("", 1e9);
+        string number = text[..^unit.Length];
+        if (!double.TryParse(number, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double v)) return false;
+        double total = v * scale;
+        if (!double.IsFinite(total) || total > long.MaxValue / 2) return false;
+        ns = (long)total;
+        return true;
+    }
+
+    public static string FormatDuration(long ns) => ns switch
+    {
+        _ when ns % 86_400_000_000_000 == 0 && ns > 0 => $"{ns / 86_400_000_000_000}d",
+        _ when ns % 3_600_000_000_000 == 0 && ns > 0 => $"{ns / 3_600_000_000_000}h",
+        _ when ns % 60_000_000_000 == 0 && ns > 0 => $"{ns / 60_000_000_000}m",
+        _ when ns % 1_000_000_000 == 0 => $"{ns / 1_000_000_000}s",
+        _ => $"{ns / 1_000_000}ms",
+    };
+
+    /// <summary>A scalar or a list of scalars, as strings.</summary>
+    public static List<(string Value, YNode Node)> Strings(YNode node, string what)
+    {
+        if (node is YScalar s) return [(String(s, what), s)];
+        var list = new List<(string, YNode)>();
+        foreach (var item in Sequence(node, what).Items) list.Add((String(item, $"each of {what}"), item));
+        if (list.Count == 0) throw node.Error($"{what} must not be an empty list");
+        return list;
     }
 
     public static bool Bool(YNode node, string what) => node is YScalar s

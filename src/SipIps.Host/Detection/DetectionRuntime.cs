@@ -1,0 +1,102 @@
+using SipIps.Engine.Detection;
+using SipIps.Engine.Enforcement;
+using SipIps.Rules;
+using SipIps.Rules.Yaml;
+
+namespace SipIps.Host.Detection;
+
+/// <summary>
+/// The detection shared by all workers of one process: the rule set (swapped whole on reload), the ban and
+/// rate-limit table, and the alert sink; plus each worker's engine, for figures.
+/// </summary>
+internal sealed class DetectionRuntime
+{
+    private readonly List<DetectionEngine> _engines = [];
+
+    public DetectionRuntime(RuleSet rules, DetectionOptions options, IAlertSink alerts, int enforcementCapacity = 65536)
+    {
+        Options = options;
+        Rules = new RuleSetHolder(rules);
+        Enforcement = new EnforcementTable(enforcementCapacity);
+        Shared = new DetectionShared(Rules, Enforcement, alerts, options);
+    }
+
+    public DetectionOptions Options { get; }
+    public RuleSetHolder Rules { get; }
+    public EnforcementTable Enforcement { get; }
+    public DetectionShared Shared { get; }
+
+    /// <summary>A new worker's engine (the bridge calls this once per worker).</summary>
+    public IVerdictHook CreateHook()
+    {
+        var e = new DetectionEngine(Shared);
+        lock (_engines) _engines.Add(e);
+        return e;
+    }
+
+    public IReadOnlyList<DetectionEngine> Engines
+    {
+        get
+        {
+            lock (_engines) return [.. _engines];
+        }
+    }
+
+    /// <summary>Per-rule figures summed over the workers, in rule order (rules no longer loaded come last).</summary>
+    public List<(string Id, RuleCounters Counters)> RuleTotals()
+    {
+        var sum = new Dictionary<string, RuleCounters>(StringComparer.Ordinal);
+        foreach (var e in Engines)
+        {
+            foreach (var (id, c) in e.Counters.Rules)
+            {
+                if (!sum.TryGetValue(id, out var t)) sum[id] = t = new RuleCounters();
+                t.Matched += c.Matched;
+                t.Fired += c.Fired;
+                t.Alerts += c.Alerts;
+                t.Dropped += c.Dropped;
+                t.RateLimited += c.RateLimited;
+                t.Bans += c.Bans;
+                t.RateLimits += c.RateLimits;
+                t.KeyMissing += c.KeyMissing;
+                t.Untracked += c.Untracked;
+            }
+        }
+        var order = Rules.Current.Rules.Select(r => r.Id).ToList();
+        foreach (var id in order)
+            if (!sum.ContainsKey(id)) sum[id] = new RuleCounters();
+        return [.. sum.OrderBy(kv => order.IndexOf(kv.Key) is var i && i < 0 ? int.MaxValue : i).Select(kv => (kv.Key, kv.Value))];
+    }
+
+    public DetectionCounters Totals()
+    {
+        var t = new DetectionCounters();
+        foreach (var e in Engines)
+        {
+            var c = e.Counters;
+            t.Messages += c.Messages;
+            t.Allowlisted += c.Allowlisted;
+            t.BanDrops += c.BanDrops;
+            t.RateLimitDrops += c.RateLimitDrops;
+            t.RuleDrops += c.RuleDrops;
+            t.AlertsLost += c.AlertsLost;
+            t.DialogsUntracked += c.DialogsUntracked;
+        }
+        return t;
+    }
+
+    /// <summary>Loads rule files, or throws with every error on its own line ("file:line:col: message").</summary>
+    public static RuleSet LoadRules(IReadOnlyList<string> paths)
+    {
+        var result = RuleLoader.Load(paths);
+        if (!result.Ok) throw new RuleLoadException(result.Errors);
+        return result.RuleSet!;
+    }
+}
+
+/// <summary>Rule files with errors; <see cref="Exception.Message"/> lists them one per line.</summary>
+internal sealed class RuleLoadException(IReadOnlyList<ConfigException> errors)
+    : Exception(string.Join(Environment.NewLine, errors.Select(e => e.ToString())))
+{
+    public IReadOnlyList<ConfigException> Errors { get; } = errors;
+}
