@@ -11,6 +11,8 @@ public sealed record DetectionOptions
 {
     /// <summary>Rule counters (one per rule and key).</summary>
     public int Counters { get; init; } = 131_072;
+    /// <summary>Distinct-value counters (one per distinct-counting rule and key).</summary>
+    public int DistinctCounters { get; init; } = 32_768;
     /// <summary>Call-IDs followed.</summary>
     public int Dialogs { get; init; } = 131_072;
     /// <summary>Key scores.</summary>
@@ -24,7 +26,7 @@ public sealed record DetectionOptions
 
     /// <summary>The bytes one worker's detection state takes.</summary>
     public long MemoryBytes =>
-        (long)Round(Counters) * Unsafe.SizeOf<CounterEntry>() + Round(Dialogs) * (long)Unsafe.SizeOf<DialogEntry>()
+        (long)Round(Counters) * Unsafe.SizeOf<CounterEntry>() + (long)Round(DistinctCounters) * Unsafe.SizeOf<DistinctEntry>() + Round(Dialogs) * (long)Unsafe.SizeOf<DialogEntry>()
         + Round(Scores) * (long)Unsafe.SizeOf<ScoreEntry>() + Round(KnownSources) * (long)Unsafe.SizeOf<KnownSourceEntry>()
         + SketchWidth(Counters) * 4L;
 
@@ -82,6 +84,7 @@ public sealed class DetectionEngine : IVerdictHook
     private readonly EnforcementTable _enf;
     private readonly MessageFields _fields = new();
     private readonly BoundedTable<CounterEntry> _counters;
+    private readonly BoundedTable<DistinctEntry> _distinct;
     private readonly FrequencySketch _sketch;
     private readonly BoundedTable<ScoreEntry> _scores;
     private readonly BoundedTable<DialogEntry> _dialogs;
@@ -97,6 +100,7 @@ public sealed class DetectionEngine : IVerdictHook
         _options = shared.Options;
         _enf = shared.Enforcement;
         _counters = new BoundedTable<CounterEntry>(_options.Counters);
+        _distinct = new BoundedTable<DistinctEntry>(_options.DistinctCounters);
         _sketch = new FrequencySketch(DetectionOptions.SketchWidth(_options.Counters));
         _scores = new BoundedTable<ScoreEntry>(_options.Scores);
         _dialogs = new BoundedTable<DialogEntry>(_options.Dialogs);
@@ -105,11 +109,12 @@ public sealed class DetectionEngine : IVerdictHook
 
     public DetectionCounters Counters { get; } = new();
     public BoundedTable<CounterEntry> CounterTable => _counters;
+    public BoundedTable<DistinctEntry> DistinctTable => _distinct;
     public BoundedTable<DialogEntry> DialogTable => _dialogs;
     public BoundedTable<ScoreEntry> ScoreTable => _scores;
     public BoundedTable<KnownSourceEntry> KnownSourceTable => _known;
 
-    public long MemoryBytes => _counters.MemoryBytes + _sketch.MemoryBytes + _scores.MemoryBytes + _dialogs.MemoryBytes + _known.MemoryBytes;
+    public long MemoryBytes => _counters.MemoryBytes + _distinct.MemoryBytes + _sketch.MemoryBytes + _scores.MemoryBytes + _dialogs.MemoryBytes + _known.MemoryBytes;
 
     /// <summary>The current score of a key (for tests and status).</summary>
     public double ScoreOf(ulong keyHash, long now)
@@ -211,40 +216,53 @@ public sealed class DetectionEngine : IVerdictHook
         }
 
         int seen = _sketch.Add(ck);
-        ref var e = ref _counters.FindOrAdd(ck, now, out _, seen);
-        if (Unsafe.IsNullRef(ref e))
-        {
-            stats.Untracked++;
-            return verdict;
-        }
-        e.Roll(now, r.WindowNs);
-        if (per) e.PerCur++;
-        if (!counted) return verdict;
-        stats.Matched++;
-
-        double value;
+        double value, perValue = -1;
+        ref WindowState w = ref Unsafe.NullRef<WindowState>();
         if (r.IsDistinct)
         {
+            ref var d = ref _distinct.FindOrAdd(ck, now, out _, seen);
+            if (Unsafe.IsNullRef(ref d))
+            {
+                stats.Untracked++;
+                return verdict;
+            }
+            d.Roll(now, r.WindowNs);
+            if (per) d.PerCur++;
+            if (!counted) return verdict;
+            stats.Matched++;
             if (!DistinctHash(r, f, out ulong dh)) return verdict;
-            e.DistinctCur.Set(dh);
-            value = e.DistinctCount();
+            d.Cur.Add(dh);
+            value = d.Count();
+            if (r.IsRatio) perValue = d.PerCount(now);
+            w = ref d.W;
         }
         else
         {
+            ref var e = ref _counters.FindOrAdd(ck, now, out _, seen);
+            if (Unsafe.IsNullRef(ref e))
+            {
+                stats.Untracked++;
+                return verdict;
+            }
+            e.Roll(now, r.WindowNs);
+            if (per) e.PerCur++;
+            if (!counted) return verdict;
+            stats.Matched++;
             e.Cur++;
             value = e.Count(now);
+            if (r.IsRatio) perValue = e.PerCount(now);
+            w = ref e.W;
         }
-        double perValue = r.IsRatio ? e.PerCount(now) : -1;
         bool over = r.IsRatio
             ? value >= r.MinCount && value / Math.Max(perValue, 1) >= r.Threshold
             : value >= r.Threshold;
         if (!over) return verdict;
 
         double score;
-        if (!e.HasFired || now - e.LastFireNs >= r.WindowNs)
+        if (!w.HasFired || now - w.LastFireNs >= r.WindowNs)
         {
-            e.HasFired = true;
-            e.LastFireNs = now;
+            w.HasFired = true;
+            w.LastFireNs = now;
             verdict = verdict.Combine(Fire(r, stats, f, keyHash, ck, value, perValue, enforce, allow, now, out score));
         }
         else

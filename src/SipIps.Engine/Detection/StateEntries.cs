@@ -41,70 +41,165 @@ public struct Bits256
     public const int MaxUsefulEstimate = 500;
 }
 
-/// <summary>A rule's sliding-window counters for one key: the current and the previous window, weighted.</summary>
-public struct CounterEntry : IBoundedEntry<CounterEntry>
+/// <summary>The window bookkeeping shared by counters and distinct sets: the current window and the last firing.</summary>
+public struct WindowState
 {
-    public ulong Key { get; set; }
     public long WindowStart;
     public long WindowNs;
-    public int Cur;
-    public int Prev;
-    public int PerCur;
-    public int PerPrev;
     public long LastFireNs;
     public bool HasFired;
-    public Bits256 DistinctCur;
-    public Bits256 DistinctPrev;
 
-    /// <summary>Moves the windows forward to contain <paramref name="now"/>.</summary>
-    public void Roll(long now, long window)
+    /// <summary>Moves the window forward to contain <paramref name="now"/>: 0 when it still does, 1 when the current
+    /// window became the previous one, 2 when both are stale.</summary>
+    public int Advance(long now, long window)
     {
         if (WindowNs == 0)
         {
             WindowNs = window;
             WindowStart = now;
-            return;
+            return 0;
         }
         long elapsed = now - WindowStart;
-        if (elapsed < window) return;
+        if (elapsed < window) return 0;
         if (elapsed < 2 * window)
         {
-            Prev = Cur;
-            PerPrev = PerCur;
-            DistinctPrev = DistinctCur;
             WindowStart += window;
+            return 1;
         }
-        else
-        {
-            Prev = PerPrev = 0;
-            DistinctPrev = default;
-            WindowStart = now;
-        }
-        Cur = PerCur = 0;
-        DistinctCur = default;
+        WindowStart = now;
+        return 2;
     }
 
     /// <summary>The weight of the previous window: the part of it still inside the sliding window.</summary>
-    private readonly double PrevWeight(long now)
+    public readonly double PrevWeight(long now)
     {
         double f = 1.0 - (double)(now - WindowStart) / WindowNs;
         return f < 0 ? 0 : f > 1 ? 1 : f;
     }
 
-    public readonly double Count(long now) => Cur + Prev * PrevWeight(now);
+    public readonly bool IsStale(long now) => now - WindowStart >= 2 * WindowNs;
 
-    public readonly double PerCount(long now) => PerCur + PerPrev * PrevWeight(now);
+    /// <summary>Extra eviction cost of a key that fired recently: it is being acted on.</summary>
+    public readonly long FiredBonus(long now) => HasFired && now - LastFireNs < 2 * WindowNs ? 1 << 20 : 0;
+}
 
-    public readonly double DistinctCount() => DistinctCur.Or(DistinctPrev).Estimate();
+/// <summary>A rule's sliding-window counters for one key: the current and the previous window, weighted.</summary>
+public struct CounterEntry : IBoundedEntry<CounterEntry>
+{
+    public ulong Key { get; set; }
+    public WindowState W;
+    public int Cur;
+    public int Prev;
+    public int PerCur;
+    public int PerPrev;
 
-    public static long EvictionCost(ref CounterEntry e, long nowNs)
+    public void Roll(long now, long window)
     {
-        if (nowNs - e.WindowStart >= 2 * e.WindowNs) return 0;
-        long cost = 1 + e.Cur + e.Prev + e.PerCur + e.PerPrev;
-        // A key that fired recently is being acted on: keep it ahead of keys that only count.
-        if (e.HasFired && nowNs - e.LastFireNs < 2 * e.WindowNs) cost += 1 << 20;
-        return cost;
+        switch (W.Advance(now, window))
+        {
+            case 1:
+                Prev = Cur;
+                PerPrev = PerCur;
+                Cur = PerCur = 0;
+                break;
+            case 2:
+                Prev = PerPrev = Cur = PerCur = 0;
+                break;
+        }
     }
+
+    public readonly double Count(long now) => Cur + Prev * W.PrevWeight(now);
+
+    public readonly double PerCount(long now) => PerCur + PerPrev * W.PrevWeight(now);
+
+    public static long EvictionCost(ref CounterEntry e, long nowNs) =>
+        e.W.IsStale(nowNs) ? 0 : 1 + e.Cur + e.Prev + e.PerCur + e.PerPrev + e.W.FiredBonus(nowNs);
+}
+
+[InlineArray(DistinctSet.ExactCapacity)]
+public struct Fingerprints
+{
+    private uint _e;
+}
+
+/// <summary>
+/// The distinct values seen in one window: exactly, by 32-bit fingerprint, up to <see cref="ExactCapacity"/>
+/// values (so small thresholds such as "3 From tags" are exact), then estimated by linear counting.
+/// </summary>
+public struct DistinctSet
+{
+    public const int ExactCapacity = 16;
+    private Fingerprints _exact;
+    private byte _count;
+    private bool _overflow;
+    private Bits256 _bits;
+
+    public void Add(ulong hash)
+    {
+        _bits.Set(hash);
+        if (_overflow) return;
+        uint fp = (uint)hash | 1;
+        for (int i = 0; i < _count; i++)
+            if (_exact[i] == fp) return;
+        if (_count < ExactCapacity) _exact[_count++] = fp;
+        else _overflow = true;
+    }
+
+    public readonly int ExactCount => _count;
+
+    /// <summary>The distinct values of two windows together.</summary>
+    public static double Union(in DistinctSet a, in DistinctSet b)
+    {
+        if (!a._overflow && !b._overflow)
+        {
+            int n = a._count;
+            for (int i = 0; i < b._count; i++)
+            {
+                bool seen = false;
+                for (int j = 0; j < a._count && !seen; j++) seen = a._exact[j] == b._exact[i];
+                if (!seen) n++;
+            }
+            return n;
+        }
+        // Never report fewer than the values known exactly.
+        return Math.Max(a._bits.Or(b._bits).Estimate(), Math.Max(a._count, b._count) + 1);
+    }
+}
+
+/// <summary>A rule's distinct-value counting for one key, over the current and the previous window.</summary>
+public struct DistinctEntry : IBoundedEntry<DistinctEntry>
+{
+    public ulong Key { get; set; }
+    public WindowState W;
+    public int PerCur;
+    public int PerPrev;
+    public DistinctSet Cur;
+    public DistinctSet Prev;
+
+    public void Roll(long now, long window)
+    {
+        switch (W.Advance(now, window))
+        {
+            case 1:
+                Prev = Cur;
+                PerPrev = PerCur;
+                Cur = default;
+                PerCur = 0;
+                break;
+            case 2:
+                Prev = Cur = default;
+                PerPrev = PerCur = 0;
+                break;
+        }
+    }
+
+    /// <summary>Distinct values seen in the current and the previous window.</summary>
+    public readonly double Count() => DistinctSet.Union(Cur, Prev);
+
+    public readonly double PerCount(long now) => PerCur + PerPrev * W.PrevWeight(now);
+
+    public static long EvictionCost(ref DistinctEntry e, long nowNs) =>
+        e.W.IsStale(nowNs) ? 0 : 1 + (long)e.Count() + e.PerCur + e.PerPrev + e.W.FiredBonus(nowNs);
 }
 
 /// <summary>A key's score, decaying exponentially with the configured half-life.</summary>
