@@ -33,6 +33,32 @@ public static class Program
         }
     }
 
+    /// <summary>One request to the running instance; an answer starting with "error:" exits 1.</summary>
+    private static int ControlRequest(string socket, string request, TextWriter stdout, TextWriter stderr)
+    {
+        if (request.Contains('\n') || request.Split(' ').Length > 3)
+        {
+            stderr.WriteLine("sipips: a key has no spaces (write them as %20)");
+            return ExitCodes.UsageOrIo;
+        }
+        try
+        {
+            string answer = Control.ControlServer.Request(socket, request);
+            if (answer.StartsWith("error: ", StringComparison.Ordinal))
+            {
+                stderr.Write("sipips: " + answer[7..]);
+                return ExitCodes.InvalidInput;
+            }
+            stdout.Write(answer);
+            return ExitCodes.Success;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            stderr.WriteLine($"sipips: no running sipips answers at {socket} ({e.Message}); is the service started?");
+            return ExitCodes.UsageOrIo;
+        }
+    }
+
     public static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
@@ -144,6 +170,18 @@ public static class Program
             }
         });
         root.Add(status);
+
+        var banKey = new Argument<string>("KEY") { Description = "A key as alerts and status show it, like src_ip=203.0.113.7 or src_ip+from_user=203.0.113.7/alice." };
+        var banTtl = new Option<string>("--ttl") { Description = "How long the ban lasts (10m, 2h, 7d), or 'permanent'.", DefaultValueFactory = _ => "permanent" };
+        var banSocket = new Option<string>("--socket") { Description = "The control socket of the running instance.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultControlSocket, HelpName = "PATH" };
+        var ban = new Command("ban", "Ban a key on the running bridge (kept across restarts).") { banKey, banTtl, banSocket };
+        ban.SetAction(r => ControlRequest(r.GetValue(banSocket)!, $"ban {r.GetValue(banKey)} {r.GetValue(banTtl)}", r.InvocationConfiguration.Output, stderr));
+        root.Add(ban);
+        var unbanKey = new Argument<string>("KEY") { Description = "The banned or rate-limited key, as status shows it." };
+        var unbanSocket = new Option<string>("--socket") { Description = "The control socket of the running instance.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultControlSocket, HelpName = "PATH" };
+        var unban = new Command("unban", "Lift a ban (and any rate limit) on a key on the running bridge.") { unbanKey, unbanSocket };
+        unban.SetAction(r => ControlRequest(r.GetValue(unbanSocket)!, $"unban {r.GetValue(unbanKey)}", r.InvocationConfiguration.Output, stderr));
+        root.Add(unban);
 
         var version = new Command("version", "Print the version.");
         version.SetAction(r =>

@@ -66,15 +66,8 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         server.Kill(true);
         string text = File.Exists(screen) ? File.ReadAllText(screen) : client.Stdout;
         output.WriteLine(text.Length > 4000 ? text[^4000..] : text);
-        int ok = Count(text, "Successful call"), failed = Count(text, "Failed call");
         Assert.True(client.ExitCode == 0, $"sipp exit {client.ExitCode}: {client.Stderr}");
-        return (ok, failed);
-
-        static int Count(string s, string label)
-        {
-            var m = Regex.Match(s, Regex.Escape(label) + @"\s*\|\s*\d+\s*\|\s*(\d+)");
-            return m.Success ? int.Parse(m.Groups[1].Value) : -1;
-        }
+        return Lab.SippCalls(text);
     }
 
     [RootFact]
@@ -125,9 +118,11 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
 
     private Process StartCapture(string node, string dev, string file) => StartCaptureIn(Lab, node, dev, file);
 
-    internal static Process StartCaptureIn(Lab lab, string node, string dev, string file)
+    internal static Process StartCaptureIn(Lab lab, string node, string dev, string file, string? filter = null)
     {
-        var p = lab.StartIn(node, "timeout", "60", "tshark", "-q", "-B", "32", "-i", dev, "-w", file);
+        var p = filter is null
+            ? lab.StartIn(node, "timeout", "60", "tshark", "-q", "-B", "32", "-i", dev, "-w", file)
+            : lab.StartIn(node, "timeout", "60", "tshark", "-q", "-B", "32", "-i", dev, "-f", filter, "-w", file);
         var deadline = DateTime.UtcNow.AddSeconds(15);
         // tshark says "Capturing on" once the socket is open.
         var err = new System.Text.StringBuilder();

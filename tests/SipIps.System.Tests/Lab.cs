@@ -76,8 +76,28 @@ public sealed class Lab : IDisposable
         return Process.Start(psi)!;
     }
 
+    public string AlertLog => Path.Combine(Dir, "alerts.json");
+    public string EvidencePath => Path.Combine(Dir, "evidence.pcap");
+    public string StateFile => Path.Combine(Dir, "bans.json");
+    public static string ShippedRules => Path.Combine(Corpus.RepoRoot(), "rules");
+
+    /// <summary>
+    /// The detection section: every file inside the lab's directory (never the system's /var), and no rules unless
+    /// asked (an empty directory), so that traffic tests are about forwarding.
+    /// </summary>
+    public string Detection(string? rules = null, string mode = "prevent", string more = "")
+    {
+        if (rules is null)
+        {
+            rules = Path.Combine(Dir, "no-rules");
+            Directory.CreateDirectory(rules);
+        }
+        return $"detection:\n  rules: [{rules}]\n  mode: {mode}\n  alert_log: {AlertLog}\n  evidence: {{ path: {EvidencePath} }}\n  state_file: {StateFile}\n{more}";
+    }
+
     public void WriteConfig(string extra = "", string pairs = "[[pa, pb]]", int workers = 1)
     {
+        if (!extra.Contains("detection:", StringComparison.Ordinal)) extra += Detection();
         File.WriteAllText(ConfigPath, $"bridge:\n  pairs: {pairs}\n  workers: {workers}\n{extra}control:\n  socket: {ControlSocket}\n");
     }
 
@@ -124,6 +144,18 @@ public sealed class Lab : IDisposable
         var r = Exec("br", TimeSpan.FromSeconds(20), ["dotnet", SipIpsDll, "status", "--socket", ControlSocket, .. (json ? new[] { "--json" } : [])]);
         Assert.True(r.ExitCode == 0, $"status failed: {r.Stderr}");
         return r.Stdout;
+    }
+
+    /// <summary>Successful and failed calls from a sipp screen dump (the cumulative column); -1 when absent.</summary>
+    public static (int Successful, int Failed) SippCalls(string screen)
+    {
+        return (Count("Successful call"), Count("Failed call"));
+
+        int Count(string label)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(screen, System.Text.RegularExpressions.Regex.Escape(label) + @"\s*\|\s*\d+\s*\|\s*(\d+)");
+            return m.Success ? int.Parse(m.Groups[1].Value) : -1;
+        }
     }
 
     public static CommandResult Run(string file, IEnumerable<string> args, TimeSpan timeout, params (string, string)[] env)

@@ -22,12 +22,15 @@ public sealed unsafe class BridgeWorker : IDisposable
     private readonly FrameInspector? _inspector;
     private readonly BridgeOptions _options;
     private readonly Action<string> _log;
+    private readonly EvidenceRecorder? _evidence;
     private readonly int _batch;
     private Thread? _thread;
     private volatile bool _stop;
 
-    public BridgeWorker(string name, PacketSocket rx, PacketSocket tx, SipEngine? engine, BridgeOptions options, Action<string> log)
+    public BridgeWorker(string name, PacketSocket rx, PacketSocket tx, SipEngine? engine, BridgeOptions options, Action<string> log,
+        EvidenceRecorder? evidence = null)
     {
+        _evidence = evidence;
         Name = name;
         _rx = rx;
         _tx = tx;
@@ -122,6 +125,9 @@ public sealed unsafe class BridgeWorker : IDisposable
                     continue;
                 }
                 var verdict = _inspector is null ? Verdict.Pass : _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
+                // Evidence: what the rules dropped or alerted on (a copy into a bounded queue; lost when full, counted).
+                if ((verdict.Alerted || verdict.Reason is DropReason.Rule or DropReason.RateLimit or DropReason.Ban or DropReason.Malformed) && _evidence is not null)
+                    _evidence.Offer(f.Span, f.TimestampNs, f.WireLength);
                 if (verdict.IsDrop)
                 {
                     c.Drops[(int)verdict.Reason]++;

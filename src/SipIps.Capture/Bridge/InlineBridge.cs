@@ -15,6 +15,7 @@ public sealed class InlineBridge : IDisposable
     private readonly Func<ISipObserver> _observer;
     private readonly Func<IVerdictHook> _hook;
     private readonly Action<string> _log;
+    private readonly EvidenceRecorder? _evidence;
     private readonly List<BridgeWorker> _workers = new();
     private readonly Dictionary<string, long> _kernelDrops = new();
     private readonly Dictionary<string, bool> _running = new();
@@ -25,8 +26,9 @@ public sealed class InlineBridge : IDisposable
     private DateTimeOffset _started;
     private ExceptionPolicy _policy;
 
-    public InlineBridge(BridgeOptions options, Func<ISipObserver> observer, Func<IVerdictHook> hook, Action<string> log)
+    public InlineBridge(BridgeOptions options, Func<ISipObserver> observer, Func<IVerdictHook> hook, Action<string> log, EvidenceRecorder? evidence = null)
     {
+        _evidence = evidence;
         _options = options;
         _policy = options.OnError;
         _observer = observer;
@@ -68,7 +70,7 @@ public sealed class InlineBridge : IDisposable
                         throw;
                     }
                     var engine = _options.Inspect ? new SipEngine(_options.Engine, _observer(), _hook()) : null;
-                    _workers.Add(new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log));
+                    _workers.Add(new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log, _evidence));
                 }
                 _kernelDrops[from] = 0;
             }

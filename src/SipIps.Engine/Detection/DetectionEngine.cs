@@ -38,10 +38,19 @@ public sealed record DetectionOptions
 /// <summary>What every worker's detection shares: the rules, the bans and rate limits, and the alert queue.</summary>
 public sealed class DetectionShared(RuleSetHolder rules, EnforcementTable enforcement, IAlertSink alerts, DetectionOptions options)
 {
+    private volatile RuleMode _mode = options.Mode;
+
     public RuleSetHolder Rules { get; } = rules;
     public EnforcementTable Enforcement { get; } = enforcement;
     public IAlertSink Alerts { get; } = alerts;
     public DetectionOptions Options { get; } = options;
+
+    /// <summary>The global mode (detect overrides every rule); a reload may change it.</summary>
+    public RuleMode Mode
+    {
+        get => _mode;
+        set => _mode = value;
+    }
 }
 
 /// <summary>Per-rule figures of one worker; they survive a reload that keeps the rule's id.</summary>
@@ -205,7 +214,7 @@ public sealed class DetectionEngine : IVerdictHook
             return Verdict.Pass;
         }
         ulong ck = KeyText.Finish(Hash64.Combine(r.IdHash, keyHash));
-        bool enforce = !allow && r.Mode == RuleMode.Prevent && _options.Mode == RuleMode.Prevent;
+        bool enforce = !allow && r.Mode == RuleMode.Prevent && _shared.Mode == RuleMode.Prevent;
         var verdict = Verdict.Pass;
 
         if (counted && _enf.HasRateLimits && _enf.TryRateLimit(ck, now, out bool limited) && limited)

@@ -11,7 +11,11 @@ using SipIps.Engine.Pipeline;
 using SipIps.Engine.Sip;
 using SipIps.Host.Config;
 using SipIps.Host.Control;
+using SipIps.Host.Detection;
 using SipIps.Host.Output;
+using SipIps.Engine.Detection;
+using SipIps.Export.Alerts;
+using SipIps.Capture;
 
 namespace SipIps.Host.Commands;
 
@@ -46,7 +50,52 @@ internal static class RunCommand
             lock (logLock) stderr.WriteLine($"sipips: {line}");
         }
 
-        var bridge = new InlineBridge(config.Bridge, () => NoObserver.Instance, () => PassAll.Instance, Log);
+        var d = config.Detection;
+        RuleSet rules;
+        try
+        {
+            rules = LoadRules(d, Log);
+        }
+        catch (RuleLoadException e)
+        {
+            foreach (var error in e.Errors) stderr.WriteLine($"sipips: {error}");
+            return ExitCodes.InvalidInput;
+        }
+        List<BanStore.BlocklistEntry> blocklist = [];
+        try
+        {
+            if (d.Blocklist is not null) blocklist = BanStore.ParseBlocklist(d.Blocklist);
+        }
+        catch (ConfigException e)
+        {
+            stderr.WriteLine($"sipips: {e}");
+            return ExitCodes.InvalidInput;
+        }
+
+        var queue = new AlertQueue(8192);
+        AlertLogWriter alertLog;
+        EvidenceRecorder? evidence = null;
+        try
+        {
+            alertLog = new AlertLogWriter(queue, d.AlertLog, Log);
+            if (d.EvidencePath is not null)
+                evidence = new EvidenceRecorder(d.EvidencePath, d.EvidenceFileBytes, d.EvidenceFiles, Log, d.EvidenceSnapBytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"sipips: cannot open the alert log or the evidence file: {e.Message}");
+            return ExitCodes.UsageOrIo;
+        }
+        var runtime = new DetectionRuntime(rules, d.Options, queue, d.MaxBans);
+        long now = BanStore.NowNs();
+        if (d.StateFile is not null)
+        {
+            int restored = BanStore.Restore(d.StateFile, runtime.Enforcement, now, Log);
+            if (restored > 0) Log($"restored {restored} ban(s) from {d.StateFile}");
+        }
+        BanStore.ApplyBlocklist(runtime.Enforcement, blocklist, now);
+
+        var bridge = new InlineBridge(config.Bridge, () => NoObserver.Instance, runtime.WorkerHook, Log, evidence);
         try
         {
             bridge.Start();
@@ -54,22 +103,51 @@ internal static class RunCommand
         catch (CaptureException e)
         {
             bridge.Dispose();
+            alertLog.Dispose();
+            evidence?.Dispose();
             stderr.WriteLine($"sipips: cannot start: {e.Message}");
             return ExitCodes.UsageOrIo;
         }
 
+        var current = config;
+        var state = new RunState(runtime, alertLog, evidence);
         ControlServer? control = null;
         try
         {
-            control = new ControlServer(config.ControlSocket, request => Answer(request, bridge));
+            control = new ControlServer(config.ControlSocket, request => Answer(request, bridge, state));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
             Log($"warning: no control socket at {config.ControlSocket}: {e.Message}");
         }
 
+        // Once a second: expire bans and rate limits, and save the bans when they changed.
+        long savedVersion = -1;
+        var saveLock = new object();
+        void Persist()
+        {
+            lock (saveLock)
+            {
+                var t = runtime.Enforcement;
+                t.Expire(BanStore.NowNs());
+                string? file = current.Detection.StateFile;
+                if (file is null || t.Version == savedVersion) return;
+                long version = t.Version;
+                try
+                {
+                    BanStore.Save(file, t, BanStore.NowNs());
+                    savedVersion = version;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    if (savedVersion != -2) Log($"cannot save bans to {file}: {e.Message}");
+                    savedVersion = -2;
+                }
+            }
+        }
+        using var housekeeping = new Timer(_ => Persist(), null, 1000, 1000);
+
         using var stop = new ManualResetEventSlim();
-        var current = config;
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {
             ctx.Cancel = true;
@@ -83,27 +161,51 @@ internal static class RunCommand
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
-            current = Reload(current, bridge, Log);
+            current = Reload(current, bridge, state, Log);
         });
 
         var o = config.Bridge;
         var snap = bridge.Snapshot();
         Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per port, ring {snap.Ring}, " +
             $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
+        Log($"detection: {rules.Rules.Count} rule(s), {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
+            $"{runtime.Enforcement.Bans} active ban(s); alerts to {d.AlertLog ?? "(off)"}");
         stop.Wait();
         Log("stopping");
         control?.Dispose();
         bridge.Dispose();
+        Persist();
+        alertLog.Dispose();
+        evidence?.Dispose();
         Log("stopped");
         return ExitCodes.Success;
     }
 
+    /// <summary>What the control socket and reloads work on, besides the bridge.</summary>
+    internal sealed class RunState(DetectionRuntime runtime, AlertLogWriter alerts, EvidenceRecorder? evidence)
+    {
+        public DetectionRuntime Runtime { get; } = runtime;
+        public AlertLogWriter Alerts { get; } = alerts;
+        public EvidenceRecorder? Evidence { get; } = evidence;
+    }
+
+    /// <summary>The configured rules; the default directory may be absent (then only operator bans apply).</summary>
+    private static RuleSet LoadRules(DetectionConfig d, Action<string> log)
+    {
+        if (!d.RulesGiven && d.Rules.All(p => !Directory.Exists(p) && !File.Exists(p)))
+        {
+            log($"warning: no rules ({string.Join(", ", d.Rules)} does not exist): forwarding with operator bans only");
+            return RuleSet.Empty;
+        }
+        return DetectionRuntime.LoadRules(d.Rules);
+    }
+
     /// <summary>
-    /// SIGHUP: read the file again. A bad file is refused and the running settings stay; settings that need new
-    /// rings (pairs, workers, ring, batch) are reported as needing a restart; the rest apply at once. Forwarding
-    /// never pauses.
+    /// SIGHUP: read the file, the rules and the blocklist again. Each part that is bad is refused with its errors
+    /// and the running one stays; settings that need new rings are reported as needing a restart; the rest apply
+    /// at once. Counters, bans and dialogs carry over; forwarding never pauses.
     /// </summary>
-    private static SipIpsConfig Reload(SipIpsConfig running, InlineBridge bridge, Action<string> log)
+    private static SipIpsConfig Reload(SipIpsConfig running, InlineBridge bridge, RunState state, Action<string> log)
     {
         SipIpsConfig next;
         try
@@ -124,20 +226,131 @@ internal static class RunCommand
         if (a.Send != b.Send || a.Batch != b.Batch) restart.Add("bridge.send/batch");
         if (a.Inspect != b.Inspect) restart.Add("bridge.inspect");
         if (running.ControlSocket != next.ControlSocket) restart.Add("control.socket");
+        var da = running.Detection;
+        var db = next.Detection;
+        if (da.AlertLog != db.AlertLog || da.EvidencePath != db.EvidencePath || da.EvidenceFileBytes != db.EvidenceFileBytes
+            || da.EvidenceFiles != db.EvidenceFiles || da.StateFile != db.StateFile || da.MaxBans != db.MaxBans
+            || da.Options with { Mode = RuleMode.Prevent } != db.Options with { Mode = RuleMode.Prevent })
+            restart.Add("detection files and tables");
         bridge.SetExceptionPolicy(b.OnError);
+
+        var runtime = state.Runtime;
+        try
+        {
+            var rules = LoadRules(db, log);
+            runtime.Rules.Swap(rules);
+            log($"rules reloaded: {rules.Rules.Count} rule(s)");
+        }
+        catch (RuleLoadException e)
+        {
+            foreach (var error in e.Errors) log($"{error}");
+            log($"rules reload refused ({e.Errors.Count} error(s)); the running rules stay");
+        }
+        runtime.Shared.Mode = db.Mode;
+        if (db.Blocklist is not null)
+        {
+            try
+            {
+                var list = BanStore.ParseBlocklist(db.Blocklist);
+                BanStore.ApplyBlocklist(runtime.Enforcement, list, BanStore.NowNs());
+                log($"blocklist reloaded: {list.Count} entr{(list.Count == 1 ? "y" : "ies")}");
+            }
+            catch (ConfigException e)
+            {
+                log($"blocklist reload refused, the running list stays: {e}");
+            }
+        }
+        else if (da.Blocklist is not null)
+        {
+            BanStore.ApplyBlocklist(runtime.Enforcement, [], BanStore.NowNs());
+        }
+        state.Alerts.Reopen();
         log($"reloaded {running.File}" + (restart.Count > 0 ? $"; these take effect at the next restart: {string.Join(", ", restart)}" : ""));
-        return next with { Bridge = b with { Pairs = a.Pairs, Workers = a.Workers, Ring = a.Ring, RingFrames = a.RingFrames, Send = a.Send, Batch = a.Batch, Inspect = a.Inspect } };
+        return next with
+        {
+            Bridge = b with { Pairs = a.Pairs, Workers = a.Workers, Ring = a.Ring, RingFrames = a.RingFrames, Send = a.Send, Batch = a.Batch, Inspect = a.Inspect },
+            Detection = db with
+            {
+                AlertLog = da.AlertLog, EvidencePath = da.EvidencePath, EvidenceFileBytes = da.EvidenceFileBytes, EvidenceFiles = da.EvidenceFiles,
+                StateFile = da.StateFile, MaxBans = da.MaxBans, Options = da.Options with { Mode = db.Mode },
+            },
+        };
     }
 
-    private static string Answer(string request, InlineBridge bridge)
+    private static string Answer(string request, InlineBridge bridge, RunState state)
     {
-        var snapshot = bridge.Snapshot();
-        return request switch
+        var parts = request.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string verb = parts.Length > 0 ? parts[0] : "";
+        switch (verb)
         {
-            "status" => StatusText(snapshot),
-            "status json" => StatusJson(snapshot),
-            _ => $"error: unknown request '{request}' (known: status, status json)\n",
-        };
+            case "status" when parts.Length == 1:
+                return StatusText(bridge.Snapshot()) + DetectionText(state, 20);
+            case "status" when parts.Length == 2 && parts[1] == "json":
+                return StatusJson(bridge.Snapshot(), state);
+            case "bans":
+                return DetectionText(state, int.MaxValue);
+            case "ban" when parts.Length is 2 or 3:
+                return Ban(state, parts[1], parts.Length == 3 ? parts[2] : "permanent");
+            case "unban" when parts.Length == 2:
+                return Unban(state, parts[1]);
+            default:
+                return $"error: unknown request '{request}' (known: status, status json, bans, ban KEY [TTL], unban KEY)\n";
+        }
+    }
+
+    private static string Ban(RunState state, string key, string ttlText)
+    {
+        if (!KeyText.TryParse(key, out var spec, out string canonical, out ulong hash, out string error)) return $"error: {error}\n";
+        if (spec.IsGlobal) return "error: a ban on the global key would block every SIP message\n";
+        if (BanStore.HitsAllowlist(canonical, state.Runtime.Rules.Current)) return $"error: {canonical} is on the allowlist; remove it there first\n";
+        long now = BanStore.NowNs();
+        long expires = long.MaxValue;
+        if (ttlText != "permanent")
+        {
+            if (!YamlTree.TryParseDuration(ttlText, out long ttl) || ttl <= 0) return $"error: '{ttlText}' is not a TTL like 10m, 2h or 7d\n";
+            expires = now + ttl;
+        }
+        state.Runtime.Enforcement.Ban(hash, spec, Encoding.UTF8.GetBytes(canonical), now, expires, null, EnforcementOrigin.Operator);
+        return $"banned {canonical} ({BanStore.Remaining(expires, now)})\n";
+    }
+
+    private static string Unban(RunState state, string key)
+    {
+        if (!KeyText.TryParse(key, out _, out string canonical, out ulong hash, out string error)) return $"error: {error}\n";
+        var t = state.Runtime.Enforcement;
+        bool ban = t.Remove(hash);
+        int limits = t.RemoveWhere(e => e.Kind == EnforcementKind.RateLimit && e.Key == canonical);
+        if (!ban && limits == 0) return $"error: no ban or rate limit on {canonical}\n";
+        return $"lifted {(ban ? "the ban" : "")}{(ban && limits > 0 ? " and " : "")}{(limits > 0 ? $"{limits} rate limit(s)" : "")} on {canonical}\n";
+    }
+
+    internal static string DetectionText(RunState state, int maxRows)
+    {
+        var r = state.Runtime;
+        long now = BanStore.NowNs();
+        var totals = r.Totals();
+        var entries = r.Enforcement.Snapshot(now);
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"  Detection: {r.Rules.Current.Rules.Count} rule(s), {(r.Shared.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
+            $"{state.Alerts.Written:N0} alert(s){(totals.AlertsLost > 0 ? $" ({totals.AlertsLost:N0} lost: queue full)" : "")}; " +
+            $"dropped: ban {totals.BanDrops:N0}, rate limit {totals.RateLimitDrops:N0}, rule {totals.RuleDrops:N0}");
+        if (state.Evidence is { } ev) sb.AppendLine(CultureInfo.InvariantCulture, $"  evidence: {ev.Written:N0} frame(s) kept, {ev.Lost:N0} lost");
+        foreach (var (id, c) in r.RuleTotals().Where(x => x.Counters.Fired > 0 || x.Counters.Dropped + x.Counters.RateLimited > 0))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"    {id,-30} fired {c.Fired,8:N0}  dropped {c.Dropped + c.RateLimited,10:N0}  bans {c.Bans,6:N0}");
+        var bans = entries.Where(e => e.Kind == EnforcementKind.Ban).OrderByDescending(e => e.CreatedNs).ToList();
+        var limits = entries.Where(e => e.Kind == EnforcementKind.RateLimit).OrderByDescending(e => e.CreatedNs).ToList();
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  Active bans: {bans.Count:N0}");
+        if (bans.Count > 0) sb.AppendLine("    key                                              remaining   by                          drops");
+        foreach (var b in bans.Take(maxRows))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"    {b.Key,-48} {BanStore.Remaining(b.ExpiresNs, now),-11} {b.RuleId ?? b.Origin.ToString().ToLowerInvariant(),-26} {b.Drops,8:N0}");
+        if (bans.Count > maxRows) sb.AppendLine(CultureInfo.InvariantCulture, $"    ... {bans.Count - maxRows:N0} more ('sipips status --json' lists all)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  Active rate limits: {limits.Count:N0}");
+        foreach (var l in limits.Take(maxRows))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"    {l.Key,-48} {BanStore.Remaining(l.ExpiresNs, now),-11} {l.RuleId,-26} {l.Rate:0.##}/s burst {l.Burst:0.##}, {l.Drops:N0} dropped");
+        return sb.ToString();
     }
 
     internal static string StatusText(BridgeSnapshot s)
@@ -162,7 +375,7 @@ internal static class RunCommand
         return sb.ToString();
     }
 
-    internal static string StatusJson(BridgeSnapshot s)
+    internal static string StatusJson(BridgeSnapshot s, RunState? state = null)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, Json.Indented))
@@ -203,8 +416,68 @@ internal static class RunCommand
             w.WriteStartArray("warnings");
             foreach (var warning in s.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();
+            if (state is not null) DetectionJson(w, state);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+    }
+
+    private static void DetectionJson(Utf8JsonWriter w, RunState state)
+    {
+        var r = state.Runtime;
+        long now = BanStore.NowNs();
+        var totals = r.Totals();
+        w.WriteStartObject("detection");
+        w.WriteNumber("rules", r.Rules.Current.Rules.Count);
+        w.WriteString("mode", r.Shared.Mode == RuleMode.Prevent ? "prevent" : "detect");
+        w.WriteNumber("messages", totals.Messages);
+        w.WriteNumber("alerts", state.Alerts.Written);
+        w.WriteNumber("alerts_lost", totals.AlertsLost);
+        w.WriteNumber("ban_drops", totals.BanDrops);
+        w.WriteNumber("rate_limit_drops", totals.RateLimitDrops);
+        w.WriteNumber("rule_drops", totals.RuleDrops);
+        w.WriteNumber("allowlisted", totals.Allowlisted);
+        if (state.Evidence is { } ev)
+        {
+            w.WriteNumber("evidence_frames", ev.Written);
+            w.WriteNumber("evidence_lost", ev.Lost);
+        }
+        w.WriteStartArray("by_rule");
+        foreach (var (id, c) in r.RuleTotals())
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteNumber("matched", c.Matched);
+            w.WriteNumber("fired", c.Fired);
+            w.WriteNumber("alerts", c.Alerts);
+            w.WriteNumber("dropped", c.Dropped);
+            w.WriteNumber("rate_limited", c.RateLimited);
+            w.WriteNumber("bans", c.Bans);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        foreach (var (name, kind) in new[] { ("bans", EnforcementKind.Ban), ("rate_limits", EnforcementKind.RateLimit) })
+        {
+            w.WriteStartArray(name);
+            foreach (var e in r.Enforcement.Snapshot(now).Where(e => e.Kind == kind))
+            {
+                w.WriteStartObject();
+                w.WriteString("key", e.Key);
+                if (e.RuleId is not null) w.WriteString("rule_id", e.RuleId);
+                w.WriteString("origin", e.Origin.ToString().ToLowerInvariant());
+                w.WriteString("created", BanStore.Iso(e.CreatedNs));
+                if (e.IsPermanent) w.WriteNull("ttl_s");
+                else w.WriteNumber("ttl_s", Math.Round((e.ExpiresNs - now) / 1e9, 1));
+                if (kind == EnforcementKind.RateLimit)
+                {
+                    w.WriteNumber("rate", e.Rate);
+                    w.WriteNumber("burst", e.Burst);
+                }
+                w.WriteNumber("drops", e.Drops);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
     }
 }

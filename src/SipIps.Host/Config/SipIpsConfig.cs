@@ -15,6 +15,7 @@ public sealed record SipIpsConfig
     public string File { get; init; } = DefaultPath;
     public BridgeOptions Bridge { get; init; } = new();
     public string ControlSocket { get; init; } = DefaultControlSocket;
+    public DetectionConfig Detection { get; init; } = new();
 
     public static SipIpsConfig LoadFile(string path)
     {
@@ -59,6 +60,7 @@ public sealed record SipIpsConfig
         var encryptedPorts = new List<ushort> { 5061, 443 };
         string controlSocket = DefaultControlSocket;
         bool sawPairs = false;
+        var detection = new DetectionConfig();
 
         YamlTree.Each(top, "the configuration", new Dictionary<string, Action<YNode>>
         {
@@ -101,6 +103,7 @@ public sealed record SipIpsConfig
             {
                 ["socket"] = n => controlSocket = YamlTree.String(n, "control.socket"),
             }),
+            ["detection"] = node => detection = DetectionConfig.Parse(node, file),
         });
 
         if (!sawPairs || pairs.Count == 0) throw top.Error("bridge.pairs is missing: list the interface pairs to bridge, like pairs: [[eth1, eth2]]");
@@ -111,6 +114,7 @@ public sealed record SipIpsConfig
         {
             File = file,
             ControlSocket = controlSocket,
+            Detection = detection,
             Bridge = new BridgeOptions
             {
                 Pairs = pairs,

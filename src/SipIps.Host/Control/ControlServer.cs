@@ -4,8 +4,10 @@ using System.Text;
 namespace SipIps.Host.Control;
 
 /// <summary>
-/// The local control socket (AF_UNIX, stream): one request line in, one answer out, then close. Mode 0660 so that
-/// only root and the service's group may use it.
+/// The local control socket (AF_UNIX, stream): one request line in, one answer out, then close. The socket file
+/// is mode 0660, group <see cref="GroupName"/> when that group exists; and each connection's peer credentials
+/// (SO_PEERCRED) are checked too: root, the service's own user, and members of that group are answered, anyone
+/// else is refused (a socket file's mode is not honoured on every system).
 /// </summary>
 public sealed class ControlServer : IDisposable
 {
@@ -14,6 +16,8 @@ public sealed class ControlServer : IDisposable
     private readonly Socket _listener;
     private readonly Thread _thread;
     private volatile bool _stop;
+
+    public const string GroupName = "sipips";
 
     public ControlServer(string path, Func<string, string> handle)
     {
@@ -25,6 +29,7 @@ public sealed class ControlServer : IDisposable
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        if (Capture.Interop.Posix.LookupGroup(GroupName) is { } group) Capture.Interop.Posix.ChangeGroup(path, group.Gid);
         _listener.Listen(8);
         _thread = new Thread(Accept) { IsBackground = true, Name = "control" };
         _thread.Start();
@@ -66,7 +71,7 @@ public sealed class ControlServer : IDisposable
                     string answer;
                     try
                     {
-                        answer = _handle(request);
+                        answer = PeerAllowed(client, out string who) ? _handle(request) : $"error: {who} may not use the control socket (root or the {GroupName} group only)\n";
                     }
                     catch (Exception e)
                     {
@@ -80,6 +85,20 @@ public sealed class ControlServer : IDisposable
                 // A client that went away: nothing to do.
             }
         }
+    }
+
+    /// <summary>Root, the service's own user, or a member of the sipips group (primary or listed).</summary>
+    internal static bool PeerAllowed(Socket client, out string who)
+    {
+        Span<byte> cred = stackalloc byte[12]; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        int n = client.GetRawSocketOption(1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, cred);
+        uint uid = n >= 12 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(cred[4..]) : uint.MaxValue;
+        uint gid = n >= 12 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(cred[8..]) : uint.MaxValue;
+        string? name = Capture.Interop.Posix.UserName(uid);
+        who = name ?? $"uid {uid}";
+        if (uid == 0 || uid == Capture.Interop.Posix.GetEffectiveUserId()) return true;
+        if (Capture.Interop.Posix.LookupGroup(GroupName) is not { } group) return false;
+        return gid == group.Gid || (name is not null && group.Members.Contains(name));
     }
 
     /// <summary>Sends one request to a running instance and returns its answer.</summary>

@@ -12,6 +12,7 @@ namespace SipIps.Host.Detection;
 internal sealed class DetectionRuntime
 {
     private readonly List<DetectionEngine> _engines = [];
+    private LockedHook? _shared;
 
     public DetectionRuntime(RuleSet rules, DetectionOptions options, IAlertSink alerts, int enforcementCapacity = 65536)
     {
@@ -26,12 +27,42 @@ internal sealed class DetectionRuntime
     public EnforcementTable Enforcement { get; }
     public DetectionShared Shared { get; }
 
-    /// <summary>A new worker's engine (the bridge calls this once per worker).</summary>
+    /// <summary>A new engine of its own (for a single-threaded caller such as <c>analyze</c>).</summary>
     public IVerdictHook CreateHook()
     {
         var e = new DetectionEngine(Shared);
         lock (_engines) _engines.Add(e);
         return e;
+    }
+
+    /// <summary>
+    /// The hook for a bridge worker. All workers share one engine behind a lock: a request and its response
+    /// travel in opposite directions, so on different workers, and dialogs, challenges and scans can only be
+    /// followed with one view of all of them. Decoding and parsing stay parallel; the shared part is the
+    /// rules and the state (about a microsecond per message).
+    /// </summary>
+    public IVerdictHook WorkerHook()
+    {
+        lock (_engines)
+        {
+            if (_shared is null)
+            {
+                var e = new DetectionEngine(Shared);
+                _engines.Add(e);
+                _shared = new LockedHook(e);
+            }
+            return _shared;
+        }
+    }
+
+    private sealed class LockedHook(DetectionEngine engine) : IVerdictHook
+    {
+        private readonly Lock _lock = new();
+
+        public Verdict OnSipMessage(in Engine.Packets.PacketInfo packet, Engine.Sip.SipMessage message)
+        {
+            lock (_lock) return engine.OnSipMessage(packet, message);
+        }
     }
 
     public IReadOnlyList<DetectionEngine> Engines
@@ -48,7 +79,21 @@ internal sealed class DetectionRuntime
         var sum = new Dictionary<string, RuleCounters>(StringComparer.Ordinal);
         foreach (var e in Engines)
         {
-            foreach (var (id, c) in e.Counters.Rules)
+            // A worker adds entries only when it first sees a new rule set; copy, and retry if that raced.
+            KeyValuePair<string, RuleCounters>[] entries = [];
+            for (int attempt = 0; attempt < 5; attempt++)
+            {
+                try
+                {
+                    entries = [.. e.Counters.Rules];
+                    break;
+                }
+                catch (InvalidOperationException)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+            foreach (var (id, c) in entries)
             {
                 if (!sum.TryGetValue(id, out var t)) sum[id] = t = new RuleCounters();
                 t.Matched += c.Matched;
