@@ -54,10 +54,15 @@ public static class Program
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            stderr.WriteLine($"sipips: no running sipips answers at {socket} ({e.Message}); is the service started?");
+            stderr.WriteLine(ControlError(socket, e));
             return ExitCodes.UsageOrIo;
         }
     }
+
+    internal static string ControlError(string socket, System.Net.Sockets.SocketException e) =>
+        e.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied
+            ? $"sipips: permission denied on {socket}: only root and members of the {Control.ControlServer.GroupName} group may use it"
+            : $"sipips: no running sipips answers at {socket} ({e.Message}); is the service started?";
 
     public static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
@@ -165,7 +170,7 @@ public static class Program
             }
             catch (System.Net.Sockets.SocketException e)
             {
-                stderr.WriteLine($"sipips: no running sipips answers at {path} ({e.Message}); is the service started?");
+                stderr.WriteLine(ControlError(path, e));
                 return ExitCodes.UsageOrIo;
             }
         });
