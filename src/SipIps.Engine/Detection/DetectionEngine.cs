@@ -224,12 +224,14 @@ public sealed class DetectionEngine : IVerdictHook
             verdict = Verdict.Drop(DropReason.RateLimit);
         }
 
-        int seen = _sketch.Add(ck);
+        // The frequency sketch is consulted only for keys not in the table: it decides whether a newcomer may take
+        // the place of a tracked key (one-off random keys may not), and a tracked key needs no second opinion.
         double value, perValue = -1;
         ref WindowState w = ref Unsafe.NullRef<WindowState>();
         if (r.IsDistinct)
         {
-            ref var d = ref _distinct.FindOrAdd(ck, now, out _, seen);
+            ref var d = ref _distinct.Find(ck);
+            if (Unsafe.IsNullRef(ref d)) d = ref _distinct.FindOrAdd(ck, now, out _, _sketch.Add(ck));
             if (Unsafe.IsNullRef(ref d))
             {
                 stats.Untracked++;
@@ -247,7 +249,8 @@ public sealed class DetectionEngine : IVerdictHook
         }
         else
         {
-            ref var e = ref _counters.FindOrAdd(ck, now, out _, seen);
+            ref var e = ref _counters.Find(ck);
+            if (Unsafe.IsNullRef(ref e)) e = ref _counters.FindOrAdd(ck, now, out _, _sketch.Add(ck));
             if (Unsafe.IsNullRef(ref e))
             {
                 stats.Untracked++;
