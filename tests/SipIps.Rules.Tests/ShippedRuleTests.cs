@@ -303,6 +303,25 @@ public class ShippedRuleTests
     }
 
     [Fact]
+    public void scan_hosts__spares_a_registrar_pinging_its_phones()
+    {
+        var h = new Harness(Harness.Shipped("scan-hosts"));
+        for (int phone = 1; phone <= 30; phone++)
+        {
+            string ip = $"192.0.2.{100 + phone}", user = $"sip:{2000 + phone}@example.com", id = h.NewCallId();
+            h.Send(Harness.Request("REGISTER", $"sip:{Server}", user, user, id), ip, Server);
+            h.Send(Harness.Response(200, "OK", "REGISTER", user, user, id), Server, ip);
+        }
+        for (int phone = 1; phone <= 30; phone++)
+        {
+            h.Send(Harness.Request("OPTIONS", $"sip:{2000 + phone}@192.0.2.{100 + phone}", $"sip:pbx@{Server}", $"sip:{2000 + phone}@example.com", h.NewCallId()),
+                Server, $"192.0.2.{100 + phone}");
+            h.Clock.AdvanceMs(100);
+        }
+        Assert.Empty(h.Sink.Alerts);
+    }
+
+    [Fact]
     public void options_flood__drops_options_past_the_threshold_without_banning()
     {
         var h = new Harness(Harness.Shipped("options-flood"));

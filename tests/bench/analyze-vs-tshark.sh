@@ -29,13 +29,19 @@ run_tshark() { for _ in $(seq "${TSHARK_RUNS:-1}"); do
     /usr/bin/env TIMEFORMAT=%R bash -c "time taskset -c $CORE tshark -r '$PCAP' -Y sip -T fields -e sip.Method >/dev/null 2>&1" 2>&1 | tail -1
   done | best; }
 
+run_rules() { for _ in $(seq "$RUNS"); do
+    /usr/bin/env TIMEFORMAT=%R bash -c "time taskset -c $CORE out/publish/sipips analyze '$PCAP' --json --no-progress --rules rules >/dev/null" 2>&1 | tail -1
+  done | best; }
+
 ours=$(run_ours)
+rules=$(run_rules)
 theirs=$(run_tshark)
-python3 - "$packets" "$messages" "$ours" "$theirs" <<'PY' | tee $OUT/analyze-vs-tshark.txt
+python3 - "$packets" "$messages" "$ours" "$rules" "$theirs" <<'PY' | tee $OUT/analyze-vs-tshark.txt
 import sys
-packets, messages, ours, theirs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+packets, messages, ours, rules, theirs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 print(f"capture: {packets:,} packets, {messages:,} SIP messages")
-print(f"sipips analyze --json : {ours:8.2f} s  {packets/ours:12,.0f} packets/s  (best of runs, one core)")
-print(f"tshark -Y sip         : {theirs:8.2f} s  {packets/theirs:12,.0f} packets/s")
-print(f"ratio                 : {theirs/ours:8.1f} x tshark")
+print(f"sipips analyze --json          : {ours:8.2f} s  {packets/ours:12,.0f} packets/s  (best of runs, one core)")
+print(f"sipips analyze --json --rules  : {rules:8.2f} s  {messages/rules:12,.0f} SIP messages/s with the shipped rules (detect-only)")
+print(f"tshark -Y sip                  : {theirs:8.2f} s  {packets/theirs:12,.0f} packets/s")
+print(f"ratio                          : {theirs/ours:8.1f} x tshark without rules, {theirs/rules:.1f} x with")
 PY

@@ -17,7 +17,10 @@ public sealed record DetectionOptions
     public int Dialogs { get; init; } = 131_072;
     /// <summary>Key scores.</summary>
     public int Scores { get; init; } = 65_536;
-    /// <summary>Sources that proved themselves (a 2xx to REGISTER, or an INVITE answered 2xx and acknowledged).</summary>
+    /// <summary>
+    /// Addresses that proved themselves: either side of an accepted REGISTER (the client holds credentials, the
+    /// server is a registrar) or of an answered and acknowledged INVITE.
+    /// </summary>
     public int KnownSources { get; init; } = 65_536;
     public long KnownSourceTtlNs { get; init; } = 3600L * 1_000_000_000;
     public double ScoreHalfLifeNs { get; init; } = 300e9;
@@ -443,12 +446,22 @@ public sealed class DetectionEngine : IVerdictHook
             if (!exists || !d.IsLive(now)) return;
             if (m.Method == SipMethod.Invite && (m.Authorization.IsPresent || m.ProxyAuthorization.IsPresent)) d.Authenticated = true;
             if (m.Method == SipMethod.Bye || (m.Method == SipMethod.Cancel && d.State == DialogState.Early)) d.State = DialogState.Terminated;
-            if (m.Method == SipMethod.Ack && d.State == DialogState.Confirmed) MarkKnown(p.Source, now);
+            // An acknowledged 2xx: both sides completed a call.
+            if (m.Method == SipMethod.Ack && d.State == DialogState.Confirmed)
+            {
+                MarkKnown(p.Source, now);
+                MarkKnown(p.Destination, now);
+            }
         }
         else
         {
             int code = m.StatusCode;
-            if (code >= 200 && code < 300 && m.CSeqMethod == SipMethod.Register) MarkKnown(f.Client, now);
+            // A registration accepted: the client holds credentials, and the server is a registrar.
+            if (code >= 200 && code < 300 && m.CSeqMethod == SipMethod.Register)
+            {
+                MarkKnown(f.Client, now);
+                MarkKnown(f.Server, now);
+            }
             if (!exists || !d.IsLive(now)) return;
             if (m.CSeqMethod == SipMethod.Invite)
             {
