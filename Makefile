@@ -41,7 +41,7 @@ demo: build
 demo-analyze: build
 	@mkdir -p $(OUT)
 	$(DOTNET) $(GEN_DLL) $(OUT)/demo.pcap --sip-packets 5000 --attacks --rtp 3 --seed 7
-	$(DOTNET) $(HOST_DLL) analyze $(OUT)/demo.pcap --clf $(OUT)/demo.clf --no-progress
+	$(DOTNET) $(HOST_DLL) analyze $(OUT)/demo.pcap --clf $(OUT)/demo.clf --no-progress --rules rules --alerts $(OUT)/demo.alerts.json
 	@echo
 	@echo "First SIP CLF records ($(OUT)/demo.clf):"
 	@head -c 1200 $(OUT)/demo.clf; echo

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Unicode;
 using SipIps.Engine.Common;
 using SipIps.Engine.Detection;
 using SipIps.Engine.Packets;
@@ -15,10 +14,11 @@ namespace SipIps.Export.Alerts;
 /// </summary>
 public static class EveAlert
 {
+    /// <summary>Log lines, not HTML: "+", quotes and non-ASCII text stay readable (control characters are still escaped).</summary>
     public static readonly JsonWriterOptions Options = new()
     {
         Indented = false,
-        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static void Write(Utf8JsonWriter w, in AlertEvent a)
@@ -80,7 +80,7 @@ public static class EveAlert
     private static void WriteText(Utf8JsonWriter w, string name, ReadOnlySpan<byte> value)
     {
         if (value.IsEmpty) return;
-        if (Utf8.IsValid(value)) w.WriteString(name, value);
+        if (System.Text.Unicode.Utf8.IsValid(value)) w.WriteString(name, value);
         else w.WriteString(name, Encoding.UTF8.GetString(value));
     }
 
