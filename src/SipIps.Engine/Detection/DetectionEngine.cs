@@ -56,6 +56,28 @@ public sealed class DetectionShared(RuleSetHolder rules, EnforcementTable enforc
     }
 }
 
+/// <summary>
+/// The ban check of one worker, done before the worker takes the shared engine's lock: under a flood from a banned
+/// key, workers drop its messages in parallel and never contend. Allowlisted messages are never dropped here.
+/// </summary>
+public sealed class BanCheck(DetectionShared shared)
+{
+    private readonly MessageFields _fields = new();
+
+    public long Drops;
+
+    public bool IsBanned(in PacketInfo packet, SipMessage message)
+    {
+        var enforcement = shared.Enforcement;
+        if (enforcement.BanSpecs.Length == 0) return false;
+        _fields.Begin(packet, message);
+        if (shared.Rules.Current.IsAllowlisted(_fields)) return false;
+        if (!DetectionEngine.IsBanned(_fields, enforcement, packet.TimestampNs)) return false;
+        Drops++;
+        return true;
+    }
+}
+
 /// <summary>Per-rule figures of one worker; they survive a reload that keeps the rule's id.</summary>
 public sealed class RuleCounters
 {
@@ -171,18 +193,11 @@ public sealed class DetectionEngine : IVerdictHook
         if (allow) Counters.Allowlisted++;
         var verdict = Verdict.Pass;
 
-        var banSpecs = _enf.BanSpecs;
-        if (banSpecs.Length > 0 && !allow)
+        // A banned key's messages are not counted again: the ban is already the answer.
+        if (!allow && IsBanned(f, _enf, now))
         {
-            for (int i = 0; i < banSpecs.Length; i++)
-            {
-                if (f.TryKeyHash(banSpecs[i], out ulong h) && _enf.IsBanned(h, now))
-                {
-                    Counters.BanDrops++;
-                    // A banned key's messages are not counted again: the ban is already the answer.
-                    return Verdict.Drop(DropReason.Ban);
-                }
-            }
+            Counters.BanDrops++;
+            return Verdict.Drop(DropReason.Ban);
         }
 
         var list = rules.For(message);
@@ -190,6 +205,18 @@ public sealed class DetectionEngine : IVerdictHook
 
         if (!verdict.IsDrop && haveCallId) UpdateSession(f, callIdHash, now);
         return verdict;
+    }
+
+    /// <summary>
+    /// True when one of the message's keys is banned: one hash probe per key kind that has bans. Lock-free, so a
+    /// worker can drop a banned key's messages before it takes any lock (see <see cref="BanCheck"/>).
+    /// </summary>
+    public static bool IsBanned(MessageFields f, EnforcementTable enforcement, long now)
+    {
+        var banSpecs = enforcement.BanSpecs;
+        for (int i = 0; i < banSpecs.Length; i++)
+            if (f.TryKeyHash(banSpecs[i], out ulong h) && enforcement.IsBanned(h, now)) return true;
+        return false;
     }
 
     private void Bind(RuleSet rules)

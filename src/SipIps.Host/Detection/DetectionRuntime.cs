@@ -12,7 +12,9 @@ namespace SipIps.Host.Detection;
 internal sealed class DetectionRuntime
 {
     private readonly List<DetectionEngine> _engines = [];
-    private LockedHook? _shared;
+    private readonly List<LockedHook> _hooks = [];
+    private readonly Lock _lock = new();
+    private DetectionEngine? _shared;
 
     public DetectionRuntime(RuleSet rules, DetectionOptions options, IAlertSink alerts, int enforcementCapacity = 65536)
     {
@@ -38,8 +40,8 @@ internal sealed class DetectionRuntime
     /// <summary>
     /// The hook for a bridge worker. All workers share one engine behind a lock: a request and its response
     /// travel in opposite directions, so on different workers, and dialogs, challenges and scans can only be
-    /// followed with one view of all of them. Decoding and parsing stay parallel; the shared part is the
-    /// rules and the state (about a microsecond per message).
+    /// followed with one view of all of them. Decoding and parsing stay parallel, and so does the ban check:
+    /// each worker drops a banned key's messages before it takes the lock.
     /// </summary>
     public IVerdictHook WorkerHook()
     {
@@ -49,19 +51,22 @@ internal sealed class DetectionRuntime
             {
                 var e = new DetectionEngine(Shared);
                 _engines.Add(e);
-                _shared = new LockedHook(e);
+                _shared = e;
             }
-            return _shared;
+            var hook = new LockedHook(_shared, _lock, new BanCheck(Shared));
+            _hooks.Add(hook);
+            return hook;
         }
     }
 
-    private sealed class LockedHook(DetectionEngine engine) : IVerdictHook
+    private sealed class LockedHook(DetectionEngine engine, Lock gate, BanCheck bans) : IVerdictHook
     {
-        private readonly Lock _lock = new();
+        public BanCheck Bans { get; } = bans;
 
         public Verdict OnSipMessage(in Engine.Packets.PacketInfo packet, Engine.Sip.SipMessage message)
         {
-            lock (_lock) return engine.OnSipMessage(packet, message);
+            if (Bans.IsBanned(packet, message)) return Verdict.Drop(DropReason.Ban);
+            lock (gate) return engine.OnSipMessage(packet, message);
         }
     }
 
@@ -127,6 +132,8 @@ internal sealed class DetectionRuntime
             t.AlertsLost += c.AlertsLost;
             t.DialogsUntracked += c.DialogsUntracked;
         }
+        lock (_engines)
+            foreach (var h in _hooks) t.BanDrops += Volatile.Read(ref h.Bans.Drops);
         return t;
     }
 
