@@ -11,3 +11,6 @@ tests/bench/analyze-vs-tshark.sh
 echo
 echo "== inline bridge against the kernel bridge (root)"
 if [ "$(id -u)" = 0 ]; then tests/bench/bridge-vs-kernel.sh; else echo "skipped: needs root"; fi
+echo
+echo "== flood protection against Kamailio's pike (root)"
+if [ "$(id -u)" = 0 ]; then tests/bench/flood-vs-kamailio.sh; else echo "skipped: needs root"; fi

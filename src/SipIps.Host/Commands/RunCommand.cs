@@ -95,6 +95,7 @@ internal static class RunCommand
         }
         BanStore.ApplyBlocklist(runtime.Enforcement, blocklist, now);
 
+        if (config.Bridge.Inspect) Warmup.Run(config.Bridge.Engine, rules);
         var bridge = new InlineBridge(config.Bridge, () => NoObserver.Instance, runtime.WorkerHook, Log, evidence);
         try
         {
