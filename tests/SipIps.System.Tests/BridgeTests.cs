@@ -203,12 +203,12 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
     {
         File.WriteAllText(Lab.ConfigPath, File.ReadAllText(Lab.ConfigPath).Replace("workers: 1", "workers: 1\n  exception_policy: fail-closed"));
         Lab.Signal("HUP");
-        Assert.True(SpinWait.SpinUntil(() => Lab.BridgeLog.Contains("reloaded", StringComparison.Ordinal), 5000), Lab.BridgeLog);
+        Assert.True(SpinWait.SpinUntil(() => Lab.BridgeLog.Contains("reloaded", StringComparison.Ordinal), 15000), Lab.BridgeLog);
 
         string good = File.ReadAllText(Lab.ConfigPath);
         File.WriteAllText(Lab.ConfigPath, good + "bogus_key: 1\n");
         Lab.Signal("HUP");
-        Assert.True(SpinWait.SpinUntil(() => Lab.BridgeLog.Contains("reload refused", StringComparison.Ordinal), 5000), Lab.BridgeLog);
+        Assert.True(SpinWait.SpinUntil(() => Lab.BridgeLog.Contains("reload refused", StringComparison.Ordinal), 15000), Lab.BridgeLog);
         Assert.Contains("unknown key 'bogus_key'", Lab.BridgeLog);
         File.WriteAllText(Lab.ConfigPath, good);
 

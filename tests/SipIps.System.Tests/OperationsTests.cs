@@ -125,7 +125,7 @@ public class OperationsTests(ITestOutputHelper output)
 
     private static void WaitFor(Lab lab, string text)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!lab.BridgeLog.Contains(text, StringComparison.Ordinal))
         {
             Assert.True(DateTime.UtcNow < deadline, $"no '{text}' in the log:\n{lab.BridgeLog}");

@@ -196,6 +196,7 @@ public sealed class SipEngine : ITcpMessageSink
                 break;
             default:
                 if (sipPort) NotSip(info);
+                else if (mode == SipParseMode.Datagram && info.Protocol == L4Protocol.Udp) _observer.OnOtherUdp(info, payload);
                 break;
         }
     }
