@@ -16,6 +16,11 @@ have ping || need+=(iputils-ping)
 have taskset || need+=(util-linux)
 have capsh || need+=(libcap2-bin)
 have kamailio || need+=(kamailio)
+have nfcapd || need+=(nfdump)
+have nfdump || need+=(nfdump)
+have promtool || need+=(prometheus)
+have prometheus || need+=(prometheus)
+have curl || need+=(curl)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" -ne 0 ]; then

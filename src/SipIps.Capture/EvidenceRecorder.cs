@@ -135,15 +135,7 @@ public sealed class EvidenceRecorder : IDisposable
         _writer = null;
         _file = null;
         Rotations++;
-        if (_maxFiles == 1)
-        {
-            File.Delete(_path);
-            return;
-        }
-        string Name(int i) => i == 0 ? _path : $"{_path}.{i}";
-        if (File.Exists(Name(_maxFiles - 1))) File.Delete(Name(_maxFiles - 1));
-        for (int i = _maxFiles - 2; i >= 0; i--)
-            if (File.Exists(Name(i))) File.Move(Name(i), Name(i + 1));
+        Export.FileRotation.Shift(_path, _maxFiles);
     }
 
     public void Dispose()

@@ -90,9 +90,11 @@ public static class Program
         var evidenceOption = new Option<string?>("--evidence") { Description = "Write the frames that were dropped or raised an alert to this pcap.", HelpName = "FILE" };
         var modeOption = new Option<string>("--mode") { Description = "detect: every rule alerts on what it sees, nothing is dropped (for tuning); prevent: replay as the bridge would (banned keys are dropped and no longer counted).", DefaultValueFactory = _ => "detect" };
         modeOption.AcceptOnlyFromAmong("prevent", "detect");
+        var netflowOption = new Option<string?>("--netflow") { Description = "Export one NetFlow v9 record per SIP session to this collector, as the bridge does.", HelpName = "HOST:PORT" };
+        var sourceIdOption = new Option<uint>("--source-id") { Description = "The NetFlow Source ID.", DefaultValueFactory = _ => 1 };
         var analyze = new Command("analyze", "Run the engine over a capture file and report what it saw.")
         {
-            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption,
+            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption, netflowOption, sourceIdOption,
         };
         analyze.SetAction(r => AnalyzeCommand.Run(new AnalyzeOptions
         {
@@ -106,6 +108,8 @@ public static class Program
             AlertsPath = r.GetValue(alertsOption),
             EvidencePath = r.GetValue(evidenceOption),
             Mode = r.GetValue(modeOption) == "detect" ? Engine.Detection.RuleMode.Detect : Engine.Detection.RuleMode.Prevent,
+            NetFlow = r.GetValue(netflowOption),
+            SourceId = r.GetValue(sourceIdOption),
         }, stdout, stderr));
         root.Add(analyze);
 

@@ -109,6 +109,17 @@ public class NetFlowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Every_template_fits_the_collectors_limits()
+    {
+        foreach (var t in SessionFlows.All)
+        {
+            Assert.True(t.Fields.Count + t.Scopes.Count <= SessionFlows.MaxFields, $"template {t.Id}: {t.Fields.Count} fields");
+            Assert.True(t.RecordLength + NetFlowV9Writer.HeaderLength + 8 <= 1400, $"template {t.Id}: {t.RecordLength} bytes");
+            Assert.Equal(t.Fields.Count, t.Fields.Select(f => f.Type).Distinct().Count());
+        }
+    }
+
+    [Fact]
     public void The_corpus_holds_data_records_we_decode()
     {
         int records = 0;
@@ -223,7 +234,7 @@ public class NetFlowTests(ITestOutputHelper output)
         Assert.True(invite > 0 && invite < trying && trying < ringing && ringing < ok && ok < ack && ack < bye && bye < byeOk);
         Assert.Equal(10UL, trying - invite);
         Assert.Equal(invite / 1000, r.GetUnsigned(Ie.SipInviteTime));
-        Assert.Equal(0UL, r.GetUnsigned(Ie.InviteFailureMs));
+        Assert.Equal(0UL, r.GetUnsigned(Ie.SipInviteFailureTime));
         Assert.Equal(1UL, r.GetUnsigned(Ie.InviteRequests));
         Assert.Equal(1UL, r.GetUnsigned(Ie.AckRequests));
         Assert.Equal(1UL, r.GetUnsigned(Ie.ByeRequests));

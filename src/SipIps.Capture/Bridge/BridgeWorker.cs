@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SipIps.Capture.AfPacket;
 using SipIps.Capture.Interop;
+using SipIps.Engine.Common;
 using SipIps.Engine.Enforcement;
 using SipIps.Engine.Packets;
 using SipIps.Engine.Pipeline;
@@ -24,6 +25,7 @@ public sealed unsafe class BridgeWorker : IDisposable
     private readonly Action<string> _log;
     private readonly EvidenceRecorder? _evidence;
     private readonly int _batch;
+    private static readonly double s_secondsPerTick = 1.0 / Stopwatch.Frequency;
     private Thread? _thread;
     private volatile bool _stop;
 
@@ -46,6 +48,8 @@ public sealed unsafe class BridgeWorker : IDisposable
     public string Name { get; }
     public string RxInterface => _rx.InterfaceName;
     public WorkerCounters Counters { get; } = new();
+    /// <summary>Time each inspected frame spent in the engine (decode through verdict), in seconds.</summary>
+    public FixedHistogram Processing { get; } = new(1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 1e-3, 10e-3);
     public SipEngine? Engine => _engine;
     public PacketSocket Receive => _rx;
     public ExceptionPolicy Policy
@@ -124,7 +128,13 @@ public sealed unsafe class BridgeWorker : IDisposable
                     c.Drops[(int)DropReason.Truncated]++;
                     continue;
                 }
-                var verdict = _inspector is null ? Verdict.Pass : _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
+                var verdict = Verdict.Pass;
+                if (_inspector is not null)
+                {
+                    long started = Stopwatch.GetTimestamp();
+                    verdict = _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
+                    Processing.Observe((Stopwatch.GetTimestamp() - started) * s_secondsPerTick);
+                }
                 // Evidence: what the rules dropped or alerted on (a copy into a bounded queue; lost when full, counted).
                 if ((verdict.Alerted || verdict.Reason is DropReason.Rule or DropReason.RateLimit or DropReason.Ban or DropReason.Malformed) && _evidence is not null)
                     _evidence.Offer(f.Span, f.TimestampNs, f.WireLength);

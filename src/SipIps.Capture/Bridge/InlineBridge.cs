@@ -38,6 +38,7 @@ public sealed class InlineBridge : IDisposable
 
     public IReadOnlyList<string> Warnings => _warnings;
 
+
     /// <summary>Checks the ports, opens the rings and starts forwarding.</summary>
     public void Start()
     {

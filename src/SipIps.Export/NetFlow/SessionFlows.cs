@@ -37,7 +37,11 @@ public static class Ie
     public const ushort CallerMediaV6 = 61060, CalleeMediaV6 = 61061;
 }
 
-/// <summary>The templates of SIP-session flow records, and how a <see cref="SessionState"/> fills them.</summary>
+/// <summary>
+/// The templates of SIP-session flow records, and how a <see cref="SessionState"/> fills them. Millisecond times
+/// (SipIps elements) sit beside ntop's second-resolution ones; the failure and CANCEL times exist in ntop's form only,
+/// and RTP bytes are inside IN_BYTES, to keep the call template within Wireshark's 60-field default.
+/// </summary>
 public static class SessionFlows
 {
     public const ushort CallV4 = 256, CallV6 = 257, TransactionV4 = 258, TransactionV6 = 259, Exporter = 260;
@@ -50,7 +54,7 @@ public static class SessionFlows
         F(Ie.L4SrcPort, 2), F(Ie.L4DstPort, 2), F(Ie.Protocol, 1), F(Ie.InPkts, 4), F(Ie.InBytes, 8),
         F(Ie.FirstSwitched, 4), F(Ie.LastSwitched, 4), F(Ie.FlowEndReason, 1),
         F(Ie.SipCallId, 96), F(Ie.SipCallingParty, 96), F(Ie.SipCalledParty, 96), F(Ie.FromTag, 32), F(Ie.ToTag, 32),
-        F(Ie.SipUac, 96), F(Ie.SipUas, 96), F(Ie.SipResponseCode, 4), F(Ie.Authenticated, 1),
+        F(Ie.SipUac, 96), F(Ie.SipUas, 96), F(Ie.SipResponseCode, 4),
     ];
 
     private static NetFlowTemplate Call(bool v6)
@@ -59,15 +63,14 @@ public static class SessionFlows
         f.AddRange([
             F(Ie.SipInviteTime, 4), F(Ie.SipTryingTime, 4), F(Ie.SipRingingTime, 4), F(Ie.SipInviteOkTime, 4), F(Ie.SipInviteFailureTime, 4),
             F(Ie.SipByeTime, 4), F(Ie.SipByeOkTime, 4), F(Ie.SipCancelTime, 4), F(Ie.SipCancelOkTime, 4),
-            F(Ie.InviteMs, 8), F(Ie.TryingMs, 8), F(Ie.RingingMs, 8), F(Ie.InviteOkMs, 8), F(Ie.InviteFailureMs, 8), F(Ie.AckMs, 8),
-            F(Ie.ByeMs, 8), F(Ie.ByeOkMs, 8), F(Ie.CancelMs, 8),
+            F(Ie.InviteMs, 8), F(Ie.TryingMs, 8), F(Ie.RingingMs, 8), F(Ie.InviteOkMs, 8), F(Ie.AckMs, 8), F(Ie.ByeMs, 8), F(Ie.ByeOkMs, 8),
             F(Ie.InviteRequests, 2), F(Ie.AckRequests, 2), F(Ie.ByeRequests, 2), F(Ie.CancelRequests, 2), F(Ie.OtherRequests, 2),
             F(Ie.Responses1xx, 2), F(Ie.Responses2xx, 2), F(Ie.Responses3xx, 2), F(Ie.Responses4xx, 2), F(Ie.Responses5xx, 2), F(Ie.Responses6xx, 2),
         ]);
         if (v6) f.AddRange([F(Ie.CallerMediaV6, 16), F(Ie.SipRtpL4SrcPort, 2), F(Ie.CalleeMediaV6, 16), F(Ie.SipRtpL4DstPort, 2)]);
         else f.AddRange([F(Ie.SipRtpIpv4SrcAddr, 4), F(Ie.SipRtpL4SrcPort, 2), F(Ie.SipRtpIpv4DstAddr, 4), F(Ie.SipRtpL4DstPort, 2)]);
         f.AddRange([
-            F(Ie.RtpSsrc, 4), F(Ie.ReverseSsrc, 4), F(Ie.RtpSsrcCount, 1), F(Ie.RtpInPkts, 4), F(Ie.RtpOutPkts, 4), F(Ie.RtpBytes, 8),
+            F(Ie.RtpSsrc, 4), F(Ie.ReverseSsrc, 4), F(Ie.RtpSsrcCount, 1), F(Ie.RtpInPkts, 4), F(Ie.RtpOutPkts, 4),
             F(Ie.RtpInJitter, 4), F(Ie.RtpOutJitter, 4), F(Ie.RtpInPktLost, 4), F(Ie.RtpOutPktLost, 4),
             F(Ie.RtpInPayloadType, 1), F(Ie.RtpOutPayloadType, 1),
         ]);
@@ -78,7 +81,7 @@ public static class SessionFlows
     {
         var f = Common(v6);
         f.AddRange([
-            F(Ie.Method, 16), F(Ie.RequestMs, 8), F(Ie.FinalMs, 8), F(Ie.Requests, 2), F(Ie.ResponsesTotal, 2),
+            F(Ie.Authenticated, 1), F(Ie.Method, 16), F(Ie.RequestMs, 8), F(Ie.FinalMs, 8), F(Ie.Requests, 2), F(Ie.ResponsesTotal, 2),
             F(Ie.SipRegisterNumOk, 1), F(Ie.SipRegisterNumOther, 1), F(Ie.Expires, 4),
         ]);
         return new NetFlowTemplate(v6 ? TransactionV6 : TransactionV4, f);
@@ -90,6 +93,9 @@ public static class SessionFlows
         [F(1, 4)]);
 
     public static readonly NetFlowTemplate[] All = [Call(false), Call(true), Transaction(false), Transaction(true), ExporterOptions];
+
+    /// <summary>Wireshark decodes templates of at most 60 fields by default (cflow.max_template_fields); ours stay within.</summary>
+    public const int MaxFields = 60;
 
     public static NetFlowTemplate TemplateFor(in SessionState s) =>
         All[(s.Kind == SessionKind.Call ? 0 : 2) + (s.Source.IsV6 ? 1 : 0)];

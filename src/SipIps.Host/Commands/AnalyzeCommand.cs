@@ -25,6 +25,8 @@ internal sealed class AnalyzeOptions
     public string? AlertsPath { get; init; }
     public string? EvidencePath { get; init; }
     public RuleMode Mode { get; init; } = RuleMode.Detect;
+    public string? NetFlow { get; init; }
+    public uint SourceId { get; init; } = 1;
 }
 
 /// <summary><c>sipips analyze CAPTURE</c>: the bridge's engine over a capture file, then a report.</summary>
@@ -39,6 +41,16 @@ internal static class AnalyzeCommand
         {
             stderr.WriteLine("sipips: --alerts and --evidence need --rules (alerts come from rules)");
             return ExitCodes.UsageOrIo;
+        }
+        System.Net.IPEndPoint? collector = null;
+        if (options.NetFlow is not null)
+        {
+            collector = ResolveCollector(options.NetFlow, out string? why);
+            if (collector is null)
+            {
+                stderr.WriteLine($"sipips: --netflow {options.NetFlow}: {why}");
+                return ExitCodes.UsageOrIo;
+            }
         }
         RuleSet? rules = null;
         if (options.Rules.Count > 0)
@@ -79,7 +91,12 @@ internal static class AnalyzeCommand
             }
 
             var report = new CaptureReport();
-            ISipObserver observer = clf is null ? report : new CompositeObserver(report, clf);
+            // Session records: the bridge's tracker and record layout, on capture time, sent as the capture is read.
+            FlowExport? flows = collector is null ? null : new FlowExport(collector, options.SourceId, stderr);
+            var observers = new List<ISipObserver> { report };
+            if (clf is not null) observers.Add(clf);
+            if (flows is not null) observers.Add(flows.Observer);
+            ISipObserver observer = observers.Count == 1 ? report : new CompositeObserver([.. observers]);
             // Captures often carry wrong IPv4 checksums (anonymised, or taken on a host with offload): offline, they
             // are counted and inspected unless asked otherwise; the live bridge verifies them.
             var engineOptions = new EngineOptions
@@ -120,7 +137,11 @@ internal static class AnalyzeCommand
             {
                 while (reader.TryReadNext(out var frame))
                 {
-                    if (packets == 0) first = frame.TimestampNs;
+                    if (packets == 0)
+                    {
+                        first = frame.TimestampNs;
+                        flows?.Begin(first);
+                    }
                     last = frame.TimestampNs;
                     packets++;
                     var verdict = engine.ProcessFrame(frame.Data, frame.Link, frame.TimestampNs, frame.WireLength);
@@ -140,6 +161,7 @@ internal static class AnalyzeCommand
                         // that spans days still sweeps no more often than every ExpireEveryPackets frames.
                         engine.Expire(frame.TimestampNs);
                         detection?.Enforcement.Expire(frame.TimestampNs);
+                        flows?.Expire(frame.TimestampNs);
                         nextExpire = frame.TimestampNs + ExpireEveryNs;
                         nextExpirePacket = packets + ExpireEveryPackets;
                     }
@@ -166,6 +188,10 @@ internal static class AnalyzeCommand
                 rules!.Rules.Count, options.Mode, detection.RuleTotals(), detection.Totals(), alerts!, dropped, alertedFrames,
                 options.AlertsPath, options.EvidencePath);
 
+            flows?.Finish(last);
+            if (flows is not null && !options.Json)
+                stderr.WriteLine($"sipips: netflow: {flows.Records:N0} session record(s) in {flows.Packets:N0} v9 packet(s) to {collector}" +
+                                 (flows.Errors > 0 ? $", {flows.Errors:N0} send error(s)" : ""));
             long clfRecords = 0;
             if (clf is not null)
             {
@@ -197,6 +223,77 @@ internal static class AnalyzeCommand
             stdout.Flush();
             return ExitCodes.Success;
         }
+    }
+
+    private static System.Net.IPEndPoint? ResolveCollector(string text, out string? why)
+    {
+        why = null;
+        if (System.Net.IPEndPoint.TryParse(text, out var ep) && ep.Port != 0) return ep;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !ushort.TryParse(text.AsSpan(colon + 1), out ushort port) || port == 0)
+        {
+            why = "not HOST:PORT";
+            return null;
+        }
+        try
+        {
+            var addresses = System.Net.Dns.GetHostAddresses(text[..colon]);
+            if (addresses.Length > 0) return new System.Net.IPEndPoint(addresses[0], port);
+            why = "the host has no address";
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            why = e.Message;
+        }
+        return null;
+    }
+
+    /// <summary>Session tracking and NetFlow v9 export on capture time.</summary>
+    private sealed class FlowExport : SipIps.Engine.Sessions.ISessionSink
+    {
+        private readonly SipIps.Export.NetFlow.UdpSender _sender;
+        private readonly SipIps.Export.NetFlow.NetFlowV9Writer _writer;
+        private readonly SipIps.Engine.Sessions.SessionTracker _tracker;
+        private readonly SipIps.Engine.Sessions.SessionTrackerOptions _options = new();
+        private long _now;
+
+        public FlowExport(System.Net.IPEndPoint collector, uint sourceId, TextWriter log)
+        {
+            _sender = new SipIps.Export.NetFlow.UdpSender(collector, m => log.WriteLine($"sipips: {m}"), paceEvery: 16);
+            _tracker = new SipIps.Engine.Sessions.SessionTracker(_options, this);
+            _writer = new SipIps.Export.NetFlow.NetFlowV9Writer(sourceId, 0, SipIps.Export.NetFlow.SessionFlows.All, _sender.Send,
+                optionsData: w => SipIps.Export.NetFlow.SessionFlows.WriteExporter(w, _now, _options, _tracker.Exported));
+            Observer = new SipIps.Export.Live.LiveObserver(null, _tracker, null, null);
+        }
+
+        public ISipObserver Observer { get; }
+        public long Records => _writer.RecordsWritten;
+        public long Packets => _sender.Packets;
+        public long Errors => _sender.Errors;
+
+        public void Begin(long firstNs)
+        {
+            _now = firstNs;
+            _writer.BootNs = firstNs;
+            _writer.SendTemplates(firstNs);
+        }
+
+        public void Expire(long nowNs)
+        {
+            _now = nowNs;
+            _tracker.Expire(nowNs);
+        }
+
+        public void Finish(long lastNs)
+        {
+            _now = lastNs;
+            _tracker.Flush();
+            _writer.Flush(lastNs);
+            _sender.Dispose();
+        }
+
+        void SipIps.Engine.Sessions.ISessionSink.OnSession(in SipIps.Engine.Sessions.SessionState session, SipIps.Engine.Sessions.SessionEndReason reason) =>
+            SipIps.Export.NetFlow.SessionFlows.Write(_writer, session, reason, _now);
     }
 
     /// <summary>Writes one CLF record per SIP message to a file.</summary>

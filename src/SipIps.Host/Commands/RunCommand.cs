@@ -16,12 +16,16 @@ using SipIps.Host.Output;
 using SipIps.Engine.Detection;
 using SipIps.Export.Alerts;
 using SipIps.Capture;
+using SipIps.Export.Live;
+using SipIps.Host.Metrics;
 
 namespace SipIps.Host.Commands;
 
 /// <summary><c>sipips run</c>: the inline bridge, until SIGTERM; SIGHUP reloads the configuration.</summary>
 internal static class RunCommand
 {
+    private const int Sigusr1 = 10;
+
     private sealed class NoObserver : ISipObserver
     {
         public static readonly NoObserver Instance = new();
@@ -96,7 +100,35 @@ internal static class RunCommand
         BanStore.ApplyBlocklist(runtime.Enforcement, blocklist, now);
 
         if (config.Bridge.Inspect) Warmup.Run(config.Bridge.Engine, rules);
-        var bridge = new InlineBridge(config.Bridge, () => NoObserver.Instance, runtime.WorkerHook, Log, evidence);
+
+        // Exporters: each on its own thread, fed by per-worker bounded queues.
+        var x = config.Export;
+        SessionExporter? sessions = null;
+        ClfLogWriter? clf = null;
+        try
+        {
+            if (config.Bridge.Inspect && x.TrackSessions) sessions = new SessionExporter(x.Sessions, x.NetFlow, Log, x.SessionQueue);
+            if (config.Bridge.Inspect && x.Clf is not null) clf = new ClfLogWriter(x.Clf, Log);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            alertLog.Dispose();
+            evidence?.Dispose();
+            sessions?.Dispose();
+            stderr.WriteLine($"sipips: cannot start the exporters: {e.Message}");
+            return ExitCodes.UsageOrIo;
+        }
+        var observers = new List<LiveObserver>();
+        ISipObserver NewObserver()
+        {
+            if (sessions is null && clf is null) return NoObserver.Instance;
+            var o = new LiveObserver(sessions?.AddWorker(), null, sessions?.Media, clf?.AddWorker());
+            lock (observers) observers.Add(o);
+            return o;
+        }
+        sessions?.Start();
+        clf?.Start();
+        var bridge = new InlineBridge(config.Bridge, NewObserver, runtime.WorkerHook, Log, evidence);
         try
         {
             bridge.Start();
@@ -106,12 +138,29 @@ internal static class RunCommand
             bridge.Dispose();
             alertLog.Dispose();
             evidence?.Dispose();
+            sessions?.Dispose();
+            clf?.Dispose();
             stderr.WriteLine($"sipips: cannot start: {e.Message}");
             return ExitCodes.UsageOrIo;
         }
 
         var current = config;
-        var state = new RunState(runtime, alertLog, evidence);
+        var state = new RunState(runtime, alertLog, evidence) { Sessions = sessions, Clf = clf };
+        MetricsServer? metrics = null;
+        if (x.Metrics is not null)
+        {
+            var page = new BridgeMetrics(bridge, () => { lock (observers) return [.. observers]; }, runtime, alertLog, queue, evidence, sessions, clf,
+                () => Interlocked.Read(ref metrics!.Scrapes));
+            try
+            {
+                metrics = MetricsServer.Start(x.Metrics, page.Render);
+            }
+            catch (IOException e)
+            {
+                // Forwarding matters more than metrics: say so loudly and go on.
+                Log($"warning: {e.Message}; running without /metrics");
+            }
+        }
         ControlServer? control = null;
         try
         {
@@ -164,6 +213,14 @@ internal static class RunCommand
             ctx.Cancel = true;
             current = Reload(current, bridge, state, Log);
         });
+        // SIGUSR1: reopen the logs at their paths (after logrotate moved them).
+        using var user1 = PosixSignalRegistration.Create((PosixSignal)Sigusr1, ctx =>
+        {
+            ctx.Cancel = true;
+            clf?.Reopen();
+            alertLog.Reopen();
+            Log("logs reopened");
+        });
 
         var o = config.Bridge;
         var snap = bridge.Snapshot();
@@ -171,13 +228,20 @@ internal static class RunCommand
             $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
         Log($"detection: {rules.Rules.Count} rule(s), {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
             $"{runtime.Enforcement.Bans} active ban(s); alerts to {d.AlertLog ?? "(off)"}");
+        Log($"exporters: metrics {(metrics is null ? "off" : $"http://{metrics.Endpoint}/metrics")}; " +
+            $"netflow {(x.NetFlow is null || sessions is null ? "off" : $"v9 to {x.NetFlow.Collector} (source id {x.NetFlow.SourceId})")}; " +
+            $"clf {(clf is null ? "off" : x.Clf!.Path)}");
         stop.Wait();
         Log("stopping");
         control?.Dispose();
+        metrics?.Dispose();
         bridge.Dispose();
         Persist();
         alertLog.Dispose();
         evidence?.Dispose();
+        // The open sessions go out as records (forced end) and the log is drained before exit.
+        sessions?.Dispose();
+        clf?.Dispose();
         Log("stopped");
         return ExitCodes.Success;
     }
@@ -185,6 +249,8 @@ internal static class RunCommand
     /// <summary>What the control socket and reloads work on, besides the bridge.</summary>
     internal sealed class RunState(DetectionRuntime runtime, AlertLogWriter alerts, EvidenceRecorder? evidence)
     {
+        public SessionExporter? Sessions { get; init; }
+        public ClfLogWriter? Clf { get; init; }
         public DetectionRuntime Runtime { get; } = runtime;
         public AlertLogWriter Alerts { get; } = alerts;
         public EvidenceRecorder? Evidence { get; } = evidence;
@@ -227,6 +293,7 @@ internal static class RunCommand
         if (a.Send != b.Send || a.Batch != b.Batch) restart.Add("bridge.send/batch");
         if (a.Inspect != b.Inspect) restart.Add("bridge.inspect");
         if (running.ControlSocket != next.ControlSocket) restart.Add("control.socket");
+        if (running.Export != next.Export) restart.Add("metrics/netflow/clf/sessions");
         var da = running.Detection;
         var db = next.Detection;
         if (da.AlertLog != db.AlertLog || da.EvidencePath != db.EvidencePath || da.EvidenceFileBytes != db.EvidenceFileBytes
@@ -270,6 +337,7 @@ internal static class RunCommand
         return next with
         {
             Bridge = b with { Pairs = a.Pairs, Workers = a.Workers, Ring = a.Ring, RingFrames = a.RingFrames, Send = a.Send, Batch = a.Batch, Inspect = a.Inspect },
+            Export = running.Export,
             Detection = db with
             {
                 AlertLog = da.AlertLog, EvidencePath = da.EvidencePath, EvidenceFileBytes = da.EvidenceFileBytes, EvidenceFiles = da.EvidenceFiles,
@@ -285,7 +353,7 @@ internal static class RunCommand
         switch (verb)
         {
             case "status" when parts.Length == 1:
-                return StatusText(bridge.Snapshot()) + DetectionText(state, 20);
+                return StatusText(bridge.Snapshot()) + DetectionText(state, 20) + ExportText(state);
             case "status" when parts.Length == 2 && parts[1] == "json":
                 return StatusJson(bridge.Snapshot(), state);
             case "bans":
@@ -354,6 +422,23 @@ internal static class RunCommand
         return sb.ToString();
     }
 
+    internal static string ExportText(RunState state)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        if (state.Sessions is { } x)
+        {
+            var t = x.Tracker;
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"  Sessions: {t.Active:N0} open ({t.ActiveCalls:N0} answered calls), {t.ActiveRegistrations:N0} registrations; {t.Exported:N0} exported, " +
+                $"{t.Evicted:N0} evicted; {t.RtpPackets:N0} RTP packets; {x.Lost:N0} events lost (queue full)");
+            if (x.Writer is not null) sb.AppendLine(CultureInfo.InvariantCulture, $"  NetFlow v9: {x.FlowPackets:N0} packet(s), {x.Writer.RecordsWritten:N0} record(s), {x.SendErrors:N0} send error(s)");
+        }
+        if (state.Clf is { } c)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  SIP CLF: {c.Written:N0} record(s), {c.Lost:N0} lost (queue full), {c.WriteErrors:N0} write error(s), {c.Rotations:N0} rotation(s)");
+        return sb.ToString();
+    }
+
     internal static string StatusText(BridgeSnapshot s)
     {
         var sb = new StringBuilder();
@@ -418,6 +503,31 @@ internal static class RunCommand
             foreach (var warning in s.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();
             if (state is not null) DetectionJson(w, state);
+            if (state?.Sessions is { } x)
+            {
+                var t = x.Tracker;
+                w.WriteStartObject("sessions");
+                w.WriteNumber("open", t.Active);
+                w.WriteNumber("active_calls", t.ActiveCalls);
+                w.WriteNumber("active_registrations", t.ActiveRegistrations);
+                w.WriteNumber("exported", t.Exported);
+                w.WriteNumber("evicted", t.Evicted);
+                w.WriteNumber("rtp_packets", t.RtpPackets);
+                w.WriteNumber("lost", x.Lost);
+                w.WriteNumber("netflow_packets", x.FlowPackets);
+                w.WriteNumber("netflow_records", x.Writer?.RecordsWritten ?? 0);
+                w.WriteNumber("netflow_send_errors", x.SendErrors);
+                w.WriteEndObject();
+            }
+            if (state?.Clf is { } c)
+            {
+                w.WriteStartObject("clf");
+                w.WriteNumber("records", c.Written);
+                w.WriteNumber("lost", c.Lost);
+                w.WriteNumber("write_errors", c.WriteErrors);
+                w.WriteNumber("rotations", c.Rotations);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()) + "\n";

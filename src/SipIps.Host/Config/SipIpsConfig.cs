@@ -16,6 +16,7 @@ public sealed record SipIpsConfig
     public BridgeOptions Bridge { get; init; } = new();
     public string ControlSocket { get; init; } = DefaultControlSocket;
     public DetectionConfig Detection { get; init; } = new();
+    public ExportConfig Export { get; init; } = new();
 
     public static SipIpsConfig LoadFile(string path)
     {
@@ -61,6 +62,7 @@ public sealed record SipIpsConfig
         string controlSocket = DefaultControlSocket;
         bool sawPairs = false;
         var detection = new DetectionConfig();
+        var export = new ExportConfig();
 
         YamlTree.Each(top, "the configuration", new Dictionary<string, Action<YNode>>
         {
@@ -104,6 +106,14 @@ public sealed record SipIpsConfig
                 ["socket"] = n => controlSocket = YamlTree.String(n, "control.socket"),
             }),
             ["detection"] = node => detection = DetectionConfig.Parse(node, file),
+            ["metrics"] = node => export = export with { Metrics = ExportConfig.ParseMetrics(node) },
+            ["netflow"] = node => export = export with { NetFlow = ExportConfig.ParseNetFlow(node) },
+            ["clf"] = node => export = export with { Clf = ExportConfig.ParseClf(node) },
+            ["sessions"] = node =>
+            {
+                var (o, queue) = ExportConfig.ParseSessions(node);
+                export = export with { Sessions = o, SessionQueue = queue };
+            },
         });
 
         if (!sawPairs || pairs.Count == 0) throw top.Error("bridge.pairs is missing: list the interface pairs to bridge, like pairs: [[eth1, eth2]]");
@@ -115,6 +125,7 @@ public sealed record SipIpsConfig
             File = file,
             ControlSocket = controlSocket,
             Detection = detection,
+            Export = export,
             Bridge = new BridgeOptions
             {
                 Pairs = pairs,

@@ -1,0 +1,144 @@
+using System.Net;
+using SipIps.Engine.Sessions;
+using SipIps.Export.NetFlow;
+
+namespace SipIps.Export.Live;
+
+/// <summary>Where and how SIP-session flow records go.</summary>
+public sealed record NetFlowOptions
+{
+    public required IPEndPoint Collector { get; init; }
+    public uint SourceId { get; init; } = 1;
+    public int TemplateRefreshPackets { get; init; } = 20;
+    public long TemplateRefreshNs { get; init; } = 60_000_000_000;
+    public int MaxPacketBytes { get; init; } = 1400;
+}
+
+/// <summary>
+/// The session thread: drains the workers' session-event rings into one <see cref="SessionTracker"/> (so a call
+/// whose two directions arrive on different workers is one session), and exports finished sessions as NetFlow v9
+/// when a collector is configured. Off the packet path: when it falls behind, the rings fill and the workers count
+/// what they could not hand over.
+/// </summary>
+public sealed class SessionExporter : IDisposable, ISessionSink
+{
+    private readonly SessionTrackerOptions _trackerOptions;
+    private readonly NetFlowOptions? _netflow;
+    private readonly Action<string> _log;
+    private readonly Func<long> _clock;
+    private readonly object _ringsLock = new();
+    private SpscRing<SessionEvent>[] _rings = [];
+    private readonly int _ringCapacity;
+    private readonly UdpSender? _sender;
+    private readonly NetFlowV9Writer? _writer;
+    private readonly Thread _thread;
+    private volatile bool _stop;
+
+    public SessionExporter(SessionTrackerOptions tracker, NetFlowOptions? netflow, Action<string> log, int ringCapacity = 8192, Func<long>? clock = null)
+    {
+        _trackerOptions = tracker;
+        _netflow = netflow;
+        _log = log;
+        _clock = clock ?? NowNs;
+        _ringCapacity = ringCapacity;
+        Tracker = new SessionTracker(tracker, this);
+        if (netflow is not null)
+        {
+            _sender = new UdpSender(netflow.Collector, log);
+            long now = _clock();
+            _writer = new NetFlowV9Writer(netflow.SourceId, now, SessionFlows.All, _sender.Send, netflow.MaxPacketBytes, netflow.TemplateRefreshPackets,
+                netflow.TemplateRefreshNs, w => SessionFlows.WriteExporter(w, _clock(), _trackerOptions, Tracker.Exported));
+        }
+        _thread = new Thread(Run) { IsBackground = true, Name = "sessions" };
+    }
+
+    public SessionTracker Tracker { get; }
+    public MediaTable Media => Tracker.Media;
+    public NetFlowV9Writer? Writer => _writer;
+    public long SendErrors => _sender?.Errors ?? 0;
+    public long FlowPackets => _sender?.Packets ?? 0;
+
+    /// <summary>Events the workers could not hand over (rings full).</summary>
+    public long Lost
+    {
+        get
+        {
+            long n = 0;
+            foreach (var r in Volatile.Read(ref _rings)) n += r.Lost;
+            return n;
+        }
+    }
+
+    /// <summary>A new ring for one worker (called while the bridge starts its workers).</summary>
+    public SpscRing<SessionEvent> AddWorker()
+    {
+        var ring = new SpscRing<SessionEvent>(_ringCapacity);
+        lock (_ringsLock) _rings = [.. _rings, ring];
+        return ring;
+    }
+
+    public void Start()
+    {
+        _writer?.SendTemplates(_clock());
+        _thread.Start();
+    }
+
+    private void Run()
+    {
+        long nextExpire = 0, nextFlush = 0;
+        while (!_stop)
+        {
+            int drained = 0;
+            foreach (var ring in Volatile.Read(ref _rings))
+            {
+                // A bounded batch per ring per turn, so that one busy worker does not starve the others.
+                for (int i = 0; i < 4096 && ring.TryPeek(out int slot); i++)
+                {
+                    Tracker.OnEvent(ring[slot]);
+                    ring.Release();
+                    drained++;
+                }
+            }
+            long now = _clock();
+            if (now >= nextExpire)
+            {
+                Tracker.Expire(now);
+                nextExpire = now + 100_000_000;
+            }
+            if (_writer is not null && now >= nextFlush)
+            {
+                // Records wait at most a second for a full packet; templates go out on time even when idle.
+                _writer.Flush(now);
+                if (_writer.TemplatesDue(now)) _writer.SendTemplates(now);
+                nextFlush = now + 1_000_000_000;
+            }
+            if (drained == 0) Thread.Sleep(1);
+        }
+    }
+
+    void ISessionSink.OnSession(in SessionState session, SessionEndReason reason)
+    {
+        if (_writer is not null) SessionFlows.Write(_writer, session, reason, _clock());
+    }
+
+    /// <summary>Stops the thread, then exports every open session and sends what is pending.</summary>
+    public void Dispose()
+    {
+        if (_thread.IsAlive)
+        {
+            _stop = true;
+            _thread.Join();
+        }
+        foreach (var ring in _rings)
+            while (ring.TryPeek(out int slot))
+            {
+                Tracker.OnEvent(ring[slot]);
+                ring.Release();
+            }
+        Tracker.Flush();
+        _writer?.Flush(_clock());
+        _sender?.Dispose();
+    }
+
+    public static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+}
