@@ -77,6 +77,12 @@ public class ObservabilityTests(ITestOutputHelper output)
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
         Assert.DoesNotContain("@", page.Stdout.Split('\n').Where(l => !l.StartsWith('#')).Aggregate("", (a, l) => a + l.Split(' ')[0])); // no URIs as labels
 
+        // logrotate's way: move the file, then SIGUSR1; the bridge reopens at the path.
+        Assert.True(SpinWait.SpinUntil(() => lab.Status(json: true).Contains($"\"records\": {6 * Calls}"), 10_000), "CLF records not all written");
+        File.Move(clf, clf + ".1");
+        lab.Signal("USR1");
+        Assert.True(SpinWait.SpinUntil(() => lab.BridgeLog.Contains("logs reopened", StringComparison.Ordinal) && File.Exists(clf), 10_000), lab.BridgeLog);
+
         var status = JsonDocument.Parse(lab.Status(json: true)).RootElement;
         output.WriteLine(status.GetProperty("sessions").ToString());
         Assert.Equal(0, lab.StopBridge());
@@ -128,7 +134,8 @@ public class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(Calls, callIds.Count);
 
         // SIP CLF: one record per SIP message, the same Call-IDs.
-        var records = ReadClf(File.ReadAllBytes(clf));
+        Assert.Equal(0, new FileInfo(clf).Length);
+        var records = ReadClf(File.ReadAllBytes(clf + ".1"));
         Assert.Equal(6 * Calls, records.Count);
         Assert.Equal(callIds.OrderBy(x => x), records.Select(r => r.CallId).Distinct().OrderBy(x => x));
         Assert.Equal(Calls, records.Count(r => r.CSeq.EndsWith(" INVITE") && r.Status == "-"));

@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text;
+using SipIps.Engine.Packets;
+using SipIps.Engine.Pipeline;
+using SipIps.Engine.Sessions;
+using SipIps.Engine.Sip;
+using SipIps.Export.Clf;
+using SipIps.Export.Live;
+using SipIps.Tests;
+using Xunit;
+
+namespace SipIps.Export.Tests;
+
+public sealed class LiveExportTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sipips-clf-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static byte[] Invite(int i) => Encoding.ASCII.GetBytes(
+        $"INVITE sip:bob@198.51.100.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK{i}\r\nMax-Forwards: 70\r\n" +
+        $"From: <sip:alice@example.com>;tag=a{i}\r\nTo: <sip:bob@example.com>\r\nCall-ID: live-{i}@192.0.2.10\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+
+    /// <summary>An engine whose observer writes CLF into a ring, as a bridge worker does.</summary>
+    private static (SipEngine Engine, LiveObserver Observer) Worker(ClfLogWriter writer)
+    {
+        var observer = new LiveObserver(null, null, null, writer.AddWorker());
+        return (new SipEngine(new EngineOptions(), observer), observer);
+    }
+
+    private static void Feed(SipEngine engine, int from, int count)
+    {
+        for (int i = from; i < from + count; i++)
+            engine.ProcessFrame(PacketBuilder.Udp(IPAddress.Parse("192.0.2.10"), IPAddress.Parse("198.51.100.20"), 5060, 5060, Invite(i)), LinkType.Raw, 1_700_000_000_000_000_000 + i, 400);
+    }
+
+    private static bool WaitFor(Func<bool> condition) => SpinWait.SpinUntil(condition, 10_000);
+
+    [Fact]
+    public void Records_from_the_workers_reach_the_file_in_rfc_6873_form()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = path }, _ => { });
+        var (engine, _) = Worker(writer);
+        writer.Start();
+        Feed(engine, 0, 500);
+        Assert.True(WaitFor(() => writer.Written == 500), $"{writer.Written}");
+        writer.Dispose();
+        var records = ReadAll(File.ReadAllBytes(path));
+        Assert.Equal(500, records.Count);
+        Assert.Equal("live-7@192.0.2.10", records[7].CallId);
+        Assert.Equal("RORUU", records[7].Flags);
+    }
+
+    [Fact]
+    public void The_file_rotates_by_size_and_keeps_the_configured_number()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = path, MaxFileBytes = 20_000, Files = 3 }, _ => { });
+        var (engine, _) = Worker(writer);
+        writer.Start();
+        Feed(engine, 0, 1000); // about 300 bytes each: 300 kB through 20 kB files
+        Assert.True(WaitFor(() => writer.Written == 1000), $"{writer.Written}");
+        writer.Dispose();
+        Assert.True(writer.Rotations >= 10, $"{writer.Rotations}");
+        Assert.True(File.Exists(path) && File.Exists(path + ".1") && File.Exists(path + ".2"));
+        Assert.False(File.Exists(path + ".3"));
+        foreach (var f in new[] { path, path + ".1", path + ".2" })
+        {
+            Assert.True(new FileInfo(f).Length <= 20_000);
+            Assert.NotEmpty(ReadAll(File.ReadAllBytes(f))); // every file starts and ends on a record boundary
+        }
+        // The newest records are in PATH, the oldest kept in PATH.2.
+        Assert.EndsWith("live-999@192.0.2.10", ReadAll(File.ReadAllBytes(path))[^1].CallId);
+    }
+
+    [Fact]
+    public void The_file_rotates_by_age()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = path, RotateIntervalNs = 200_000_000, Files = 5 }, _ => { });
+        var (engine, _) = Worker(writer);
+        writer.Start();
+        Feed(engine, 0, 10);
+        Assert.True(WaitFor(() => writer.Written == 10));
+        Thread.Sleep(300);
+        Feed(engine, 10, 10);
+        Assert.True(WaitFor(() => writer.Written == 20));
+        writer.Dispose();
+        Assert.Equal(1, writer.Rotations);
+        Assert.Equal(10, ReadAll(File.ReadAllBytes(path + ".1")).Count);
+        Assert.Equal(10, ReadAll(File.ReadAllBytes(path)).Count);
+    }
+
+    /// <summary>logrotate moves the file, then signals: the writer reopens at the path and nothing is lost.</summary>
+    [Fact]
+    public void Reopen_after_an_external_move_starts_a_new_file_at_the_path()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = path }, _ => { });
+        var (engine, _) = Worker(writer);
+        writer.Start();
+        Feed(engine, 0, 50);
+        Assert.True(WaitFor(() => writer.Written == 50));
+        Thread.Sleep(100);
+        File.Move(path, path + ".old");
+        writer.Reopen();
+        Assert.True(WaitFor(() => File.Exists(path)));
+        Feed(engine, 50, 30);
+        Assert.True(WaitFor(() => writer.Written == 80));
+        writer.Dispose();
+        Assert.Equal(50, ReadAll(File.ReadAllBytes(path + ".old")).Count);
+        Assert.Equal(30, ReadAll(File.ReadAllBytes(path)).Count);
+    }
+
+    /// <summary>A writer that does not keep up (a stalled disk) costs records, counted, never the worker's time.</summary>
+    [Fact]
+    public void A_stalled_writer_drops_and_counts_without_blocking_the_worker()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = path, QueueBytes = 64 * 1024 }, _ => { });
+        var (engine, observer) = Worker(writer);
+        // Not started: nothing drains the ring.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Feed(engine, 0, 5000);
+        clock.Stop();
+        long queued = observer.ClfRing!.Published;
+        Assert.True(queued is > 100 and < 1000, $"{queued}");
+        Assert.Equal(5000 - queued, writer.Lost);
+        Assert.Equal(5000, observer.Requests[(int)SipMethod.Invite]);
+        writer.Start();
+        Assert.True(WaitFor(() => writer.Written == queued));
+    }
+
+    [Fact]
+    public void The_byte_ring_keeps_records_whole_across_the_wrap()
+    {
+        var ring = new SpscByteRing(4096);
+        var rnd = new Random(5);
+        int written = 0, read = 0;
+        var expected = new Queue<byte[]>();
+        for (int round = 0; round < 2000; round++)
+        {
+            int n = rnd.Next(1, 700);
+            var room = ring.Reserve(n + 10);
+            if (!room.IsEmpty)
+            {
+                var data = new byte[n];
+                rnd.NextBytes(data);
+                data.CopyTo(room);
+                ring.Commit(n);
+                expected.Enqueue(data);
+                written++;
+            }
+            while ((rnd.Next(3) == 0 || room.IsEmpty) && ring.TryRead(out var record))
+            {
+                Assert.Equal(expected.Dequeue(), record.ToArray());
+                ring.Release();
+                read++;
+                room = default;
+            }
+        }
+        while (ring.TryRead(out var record))
+        {
+            Assert.Equal(expected.Dequeue(), record.ToArray());
+            ring.Release();
+            read++;
+        }
+        Assert.Equal(written, read);
+        Assert.True(written > 1500);
+    }
+
+    [Fact]
+    public void Sessions_go_out_on_idle_and_active_timeouts()
+    {
+        var records = new List<(SessionState S, SessionEndReason R)>();
+        var sink = new ListSink(records);
+        var tracker = new SessionTracker(new SessionTrackerOptions { Capacity = 64, IdleTimeoutNs = 10_000_000_000, ActiveTimeoutNs = 60_000_000_000, CallIdleTimeoutNs = 3_600_000_000_000 }, sink);
+        var e = new SessionEvent { Kind = SessionEventKind.Sip, IsRequest = true, Method = SipMethod.Options, CallIdHash = 1, Source = Engine.Common.IpAddr.FromV4(1), Destination = Engine.Common.IpAddr.FromV4(2) };
+        e.TimestampNs = 1_000_000_000;
+        tracker.OnEvent(e); // an OPTIONS never answered
+        var call = e with { CallIdHash = 2, Method = SipMethod.Invite };
+        tracker.OnEvent(call);
+        tracker.OnEvent(call with { IsRequest = false, StatusCode = 200, CSeqMethod = SipMethod.Invite, Source = e.Destination, Destination = e.Source });
+        tracker.Expire(12_000_000_000, int.MaxValue);
+        var idle = Assert.Single(records);
+        Assert.Equal((SessionEndReason.IdleTimeout, 1UL), (idle.R, idle.S.CallIdHash));
+        // The answered call stays (its idle timeout is an hour) and goes out every active timeout, counters restarting.
+        tracker.OnEvent(call with { Method = SipMethod.Info, TimestampNs = 50_000_000_000 });
+        tracker.Expire(62_000_000_000, int.MaxValue);
+        Assert.Equal(2, records.Count);
+        Assert.Equal(SessionEndReason.ActiveTimeout, records[1].R);
+        Assert.Equal(3u, records[1].S.Packets);
+        tracker.OnEvent(call with { Method = SipMethod.Bye, TimestampNs = 70_000_000_000 });
+        tracker.OnEvent(call with { IsRequest = false, StatusCode = 200, CSeqMethod = SipMethod.Bye, Source = e.Destination, Destination = e.Source, TimestampNs = 70_000_000_000 });
+        tracker.Expire(80_000_000_000, int.MaxValue);
+        Assert.Equal(3, records.Count);
+        Assert.Equal((SessionEndReason.EndOfSession, 2u), (records[2].R, records[2].S.Packets));
+        Assert.Equal(0, tracker.Active);
+    }
+
+    private sealed class ListSink(List<(SessionState, SessionEndReason)> list) : ISessionSink
+    {
+        public void OnSession(in SessionState session, SessionEndReason reason) => list.Add((session, reason));
+    }
+
+    internal static List<ClfEntry> ReadAll(byte[] data)
+    {
+        var list = new List<ClfEntry>();
+        int at = 0;
+        while (at < data.Length)
+        {
+            int n = ClfReader.TryParse(data.AsSpan(at), out var entry, out string? error);
+            Assert.True(n > 0, $"bad record at {at}: {error}");
+            list.Add(entry!);
+            at += n;
+        }
+        return list;
+    }
+}
