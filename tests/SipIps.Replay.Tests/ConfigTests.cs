@@ -31,6 +31,12 @@ public class ConfigTests
     [InlineData("bridge:\n  pairs: [[a, b]\n", "test.yaml:3:1: ")]
     [InlineData("", "the file is empty")]
     [InlineData("- a\n- b\n", "the configuration must be a mapping")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nnetflow:\n  source_id: 3\n", "test.yaml:4:3: netflow.collector is missing")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nnetflow:\n  collector: collector.example:2055\n", "test.yaml:4:14: netflow.collector: 'collector.example:2055' is not an address and port")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nmetrics:\n  listen: 127.0.0.1\n", "test.yaml:4:11: metrics.listen: '127.0.0.1' is not an address and port")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  max_file_mb: 10\n", "test.yaml:4:3: clf.path is missing")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  path: /tmp/x\n  rotate_interval: soon\n", "test.yaml:5:20: clf.rotate_interval")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nsessions:\n  capacity: 10\n", "test.yaml:4:13: sessions.capacity must be between 1024")]
     public void Errors_name_the_place_and_the_problem(string yaml, string expected)
     {
         var e = Error(yaml);
@@ -55,6 +61,24 @@ public class ConfigTests
         Assert.Equal(Environment.ProcessorCount, c.Bridge.Workers);
         Assert.Equal(SipIpsConfig.DefaultControlSocket, c.ControlSocket);
         Assert.Equal([5060, 5080], c.Bridge.Engine.SipPorts);
+        Assert.Equal(new ExportConfig(), c.Export);
+        Assert.Equal("127.0.0.1:9464", c.Export.Metrics!.ToString());
+        Assert.Null(c.Export.NetFlow);
+        Assert.Null(c.Export.Clf);
+    }
+
+    [Fact]
+    public void The_exporter_sections_parse()
+    {
+        var c = SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\nmetrics:\n  listen: '[::1]:9100'\nnetflow:\n  collector: 192.0.2.50:2055\n  source_id: 9\n  template_refresh: 5m\n" +
+                                   "clf:\n  path: /var/log/x.clf\n  max_file_mb: 5\n  rotate_interval: 1d\n  files: 3\nsessions:\n  capacity: 4096\n  linger: 1s\n", "t.yaml");
+        Assert.Equal("[::1]:9100", c.Export.Metrics!.ToString());
+        Assert.Equal("192.0.2.50:2055", c.Export.NetFlow!.Collector.ToString());
+        Assert.Equal(9u, c.Export.NetFlow.SourceId);
+        Assert.Equal(300_000_000_000, c.Export.NetFlow.TemplateRefreshNs);
+        Assert.Equal(("/var/log/x.clf", 5L << 20, 86_400_000_000_000, 3), (c.Export.Clf!.Path, c.Export.Clf.MaxFileBytes, c.Export.Clf.RotateIntervalNs, c.Export.Clf.Files));
+        Assert.Equal((4096, 1_000_000_000L), (c.Export.Sessions.Capacity, c.Export.Sessions.LingerNs));
+        Assert.Null(SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\nmetrics: off\n", "t.yaml").Export.Metrics);
     }
 
     [Fact]

@@ -77,6 +77,12 @@ public class ObservabilityTests(ITestOutputHelper output)
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
         Assert.DoesNotContain("@", page.Stdout.Split('\n').Where(l => !l.StartsWith('#')).Aggregate("", (a, l) => a + l.Split(' ')[0])); // no URIs as labels
 
+        // The shipped Grafana dashboard asks only for metrics the bridge serves.
+        string dashboard = File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "packaging", "grafana-dashboard.json"));
+        var wanted = System.Text.RegularExpressions.Regex.Matches(dashboard, "sipips_[a-z_]+").Select(m => m.Value).Distinct().ToList();
+        Assert.True(wanted.Count > 15, $"{wanted.Count}");
+        Assert.All(wanted, name => Assert.Contains($"# TYPE {System.Text.RegularExpressions.Regex.Replace(name, "_bucket$", "")} ", page.Stdout));
+
         // logrotate's way: move the file, then SIGUSR1; the bridge reopens at the path.
         Assert.True(SpinWait.SpinUntil(() => lab.Status(json: true).Contains($"\"records\": {6 * Calls}"), 10_000), "CLF records not all written");
         File.Move(clf, clf + ".1");
