@@ -12,7 +12,7 @@ export DOTNET_NOLOGO := 1
 HOST_DLL := src/SipIps.Host/bin/$(CONFIG)/net10.0/sipips.dll
 GEN_DLL  := tests/SipIps.TrafficGen/bin/$(CONFIG)/net10.0/sipips-trafficgen.dll
 
-.PHONY: help build test deps demo demo-analyze bench publish clean
+.PHONY: help build test deps demo demo-analyze bench publish deb clean
 
 help:
 	@echo "make demo     SipIps inline in a network-namespace lab with sipp calls through it (root), else a capture analysis"
@@ -20,6 +20,7 @@ help:
 	@echo "make test     all tests (installs the Debian packages they need when run as root)"
 	@echo "make bench    BenchmarkDotNet code-path benchmarks and whole-system figures (not part of test)"
 	@echo "make publish  self-contained, trimmed, single-file ReadyToRun build in $(OUT)/publish"
+	@echo "make deb      the Debian package, out/sipips_<version>_amd64.deb"
 	@echo "make build    build everything"
 
 build:
@@ -52,6 +53,9 @@ bench: deps build
 publish:
 	$(DOTNET) publish src/SipIps.Host/SipIps.Host.csproj -c Release -r linux-x64 --self-contained \
 	  -p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=true -o $(OUT)/publish -nologo
+
+deb:
+	packaging/build-deb.sh $(OUT)
 
 clean:
 	$(DOTNET) clean SipIps.sln -nologo -v quiet

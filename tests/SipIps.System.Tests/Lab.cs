@@ -65,7 +65,9 @@ public sealed class Lab : IDisposable
     public CommandResult Exec(string node, TimeSpan timeout, params string[] command) =>
         Run("ip", ["netns", "exec", $"{Prefix}-{node}", .. command], timeout);
 
-    public Process StartIn(string node, params string[] command)
+    public Process StartIn(string node, params string[] command) => StartIn(node, [], command);
+
+    public Process StartIn(string node, IEnumerable<(string Name, string Value)> environment, params string[] command)
     {
         var psi = new ProcessStartInfo("ip", ["netns", "exec", $"{Prefix}-{node}", .. command])
         {
@@ -73,8 +75,14 @@ public sealed class Lab : IDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         return Process.Start(psi)!;
     }
+
+    /// <summary>
+    /// How the bridge is started: the build in this tree by default; the packaging tests set the installed binary.
+    /// </summary>
+    public string[] SipIpsCommand { get; set; } = ["dotnet", SipIpsDll];
 
     public string AlertLog => Path.Combine(Dir, "alerts.json");
     public string EvidencePath => Path.Combine(Dir, "evidence.pcap");
@@ -102,11 +110,11 @@ public sealed class Lab : IDisposable
     }
 
     /// <summary>Starts sipips run in the bridge namespace and waits until it forwards.</summary>
-    public void StartBridge(string extra = "", int workers = 1)
+    public void StartBridge(string extra = "", int workers = 1, params (string Name, string Value)[] environment)
     {
         WriteConfig(extra, workers: workers);
         lock (_bridgeLog) _bridgeLog.Clear();
-        _bridge = StartIn("br", "dotnet", SipIpsDll, "run", "--config", ConfigPath);
+        _bridge = StartIn("br", environment, [.. SipIpsCommand, "run", "--config", ConfigPath]);
         _bridge.StandardInput.Close();
         _bridge.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_bridgeLog) _bridgeLog.AppendLine(e.Data); };
         _bridge.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_bridgeLog) _bridgeLog.AppendLine(e.Data); };
@@ -141,7 +149,7 @@ public sealed class Lab : IDisposable
 
     public string Status(bool json = false)
     {
-        var r = Exec("br", TimeSpan.FromSeconds(20), ["dotnet", SipIpsDll, "status", "--socket", ControlSocket, .. (json ? new[] { "--json" } : [])]);
+        var r = Exec("br", TimeSpan.FromSeconds(20), [.. SipIpsCommand, "status", "--socket", ControlSocket, .. (json ? new[] { "--json" } : [])]);
         Assert.True(r.ExitCode == 0, $"status failed: {r.Stderr}");
         return r.Stdout;
     }

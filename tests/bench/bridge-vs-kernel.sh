@@ -3,7 +3,10 @@
 # the kernel's own bridge on the same topology. The generator (core 0) sends SIP frames of 242 and 1000 bytes from
 # the UAC to the UAS; SipIps runs with one worker on core 1. For each mode and size: the highest delivered rate at
 # no more than 0.1% loss (ramp of 2 s trials, then 3 runs of 10 s), SipIps's CPU, and ping RTT p50/p99 under 50%
-# of SipIps's saturation rate. Also ring V3 and sendto against the default (V2, sendmmsg).
+# of SipIps's saturation rate. Also ring V3 and sendto against the default (V2, sendmmsg), and the cost of the
+# exporters: SIP inspection with metrics, NetFlow and CLF on (and /metrics scraped every second) against the same with
+# every exporter off; for the exporters, the records they wrote per second and their threads' CPU.
+# MODES picks the rows (default: all): inspect exporters forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -15,6 +18,21 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
+MODES=${MODES:-"inspect exporters forward v3 sendto kernel"}
+want() { [[ " $MODES " == *" $1 "* ]]; }
+NOEXPORT="metrics:
+  enabled: false"
+EXPORT="metrics:
+  listen: 127.0.0.1:9464
+netflow:
+  collector: 127.0.0.1:2055
+clf:
+  path: $PWD/$OUT/bench.clf
+  max_file_mb: 64
+  files: 2
+sessions:
+  idle_timeout: 1s
+  linger: 0s" 
 bridge_pid=""
 cleanup() { [ -n "$bridge_pid" ] && kill -TERM "$bridge_pid" 2>/dev/null; wait 2>/dev/null || true; tests/lab/lab.sh down; }
 trap cleanup EXIT
@@ -74,7 +92,7 @@ cpu_of() { # PID -> jiffies used
   awk '{print $14+$15}' /proc/$1/stat
 }
 
-start_sipips() { # EXTRA-YAML
+start_sipips() { # EXTRA-BRIDGE-YAML [TOP-LEVEL-YAML]
   cat > $OUT/bench.yaml <<YAML
 bridge:
   pairs: [[pa, pb]]
@@ -82,27 +100,36 @@ bridge:
 $1
 control:
   socket: /tmp/sipips-bench.sock
+${2:-$NOEXPORT}
 YAML
   ip netns exec $LAB-br taskset -c 1 $SIPIPS run --config $OUT/bench.yaml > $OUT/bench-bridge.log 2>&1 &
   bridge_pid=$!
   for _ in $(seq 100); do grep -q "forwarding " $OUT/bench-bridge.log 2>/dev/null && break; sleep 0.1; done
+  # The first second after start loses a few thousand frames (the ports settle after the offload changes): warm up
+  # before measuring, so that the ramp's first trial measures the bridge and not its start.
+  sleep 1
+  ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" 242 20000 1 >/dev/null
+  sleep 0.5
 }
 
 stop_sipips() { kill -TERM $bridge_pid; wait $bridge_pid 2>/dev/null || true; bridge_pid=""; }
 
 measure() { # NAME SIZE -> prints a line; uses the running forwarder
-  local name=$1 size=$2 sat line j0 j1 t0 t1 cpu runs attempt
+  local name=$1 size=$2 sat line j0 j1 t0 t1 cpu runs attempt x0=
   sat=$(saturation "$size")
   # Confirm below the ramp's figure (2 s trials are optimistic); step down until every run is loss-free.
   local rate=$(( sat * 90 / 100 ))
   for attempt in 1 2 3 4; do
     j0=$( [ -n "$bridge_pid" ] && cpu_of $bridge_pid || echo 0 ); t0=$(date +%s.%N)
+    [ -n "${EXPORTER_STATS:-}" ] && x0=$(exporter_counts)
     runs=$(confirm "$size" "$rate")
     j1=$( [ -n "$bridge_pid" ] && cpu_of $bridge_pid || echo 0 ); t1=$(date +%s.%N)
     echo "$runs" | awk '$2 > 0.001 {bad=1} END {exit bad}' && break
     rate=$(( rate * 85 / 100 ))
   done
   cpu=$(python3 -c "print(f'{($j1-$j0)/100/($t1-$t0)*100:.0f}%')")
+  local xstats=""
+  [ -n "${EXPORTER_STATS:-}" ] && xstats=$(exporter_stats "$t0" "$t1" "$x0")
   # RTT with 50% of the saturation rate in the background.
   ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$size" $(( sat / 2 )) 12 >/dev/null &
   local bg=$!
@@ -117,20 +144,50 @@ rates = [float(r[0]) for r in rows]; losses = [float(r[1]) for r in rows]
 ok = all(l <= 0.001 for l in losses)
 print(f"{name:28s} {size:>5s} B  loss-free {min(rates):>10,.0f} pkt/s  (runs: {', '.join(f'{x:,.0f}' for x in rates)}; max loss {max(losses)*100:.3f}%{'' if ok else ' OVER 0.1%'})  CPU {cpu:>5s}  RTT p50 {p50} us p99 {p99} us at 50% load")
 PY
+  if [ -n "$xstats" ]; then echo "$xstats" | tee -a $RESULTS; fi
 }
+
+exporter_counts() { # -> "clf_records session_jiffies clf_jiffies" of the running bridge
+  local clf s c
+  clf=$(ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_clf_records_total" {print $2}')
+  s=0; c=0
+  for t in /proc/$bridge_pid/task/*; do
+    case "$(cat $t/comm)" in
+      sessions) s=$(awk '{print $14+$15}' $t/stat) ;;
+      clf) c=$(awk '{print $14+$15}' $t/stat) ;;
+    esac
+  done
+  echo "${clf:-0} $s $c"
+}
+
+exporter_stats() { # T0 T1 "counts at T0"
+  read -r r0 s0 c0 <<< "$3"
+  read -r r1 s1 c1 < <(exporter_counts)
+  python3 -c "t=$2-$1; print(f'    exporters: {($r1-$r0)/t:,.0f} CLF records/s (one per SIP message, and one session event each); CPU: session thread {($s1-$s0)/t:.0f}%, CLF thread {($c1-$c0)/t:.0f}%')"
+}
+
+# Scrapes /metrics every second, as a Prometheus server would.
+scraper() { while sleep 1; do ip netns exec $LAB-br curl -sf -o /dev/null http://127.0.0.1:9464/metrics || true; done; }
 
 tests/lab/lab.sh up
 : > $RESULTS
 echo "# $(date -u +%FT%TZ) $(nproc) cores; generator on core 0, SipIps (1 worker) on core 1" | tee -a $RESULTS
 for size in $SIZES; do
-  start_sipips ""; measure "sipips (SIP inspection)" "$size"; stop_sipips
-  start_sipips "  inspect: false"; measure "sipips (forward only)" "$size"; stop_sipips
-  start_sipips "  ring: v3"; measure "sipips v3 ring" "$size"; stop_sipips
-  start_sipips "  send: sendto"; measure "sipips sendto" "$size"; stop_sipips
-  ip -n $LAB-br link add kbr type bridge forward_delay 0 stp_state 0
-  ip -n $LAB-br link set pa master kbr; ip -n $LAB-br link set pb master kbr; ip -n $LAB-br link set kbr up
-  sleep 1
-  measure "kernel bridge" "$size"
-  ip -n $LAB-br link del kbr
+  if want inspect; then start_sipips ""; measure "sipips (SIP inspection)" "$size"; stop_sipips; fi
+  if want exporters; then
+    start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
+    EXPORTER_STATS=1 measure "sipips + all exporters" "$size"
+    kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+  fi
+  if want forward; then start_sipips "  inspect: false"; measure "sipips (forward only)" "$size"; stop_sipips; fi
+  if want v3; then start_sipips "  ring: v3"; measure "sipips v3 ring" "$size"; stop_sipips; fi
+  if want sendto; then start_sipips "  send: sendto"; measure "sipips sendto" "$size"; stop_sipips; fi
+  if want kernel; then
+    ip -n $LAB-br link add kbr type bridge forward_delay 0 stp_state 0
+    ip -n $LAB-br link set pa master kbr; ip -n $LAB-br link set pb master kbr; ip -n $LAB-br link set kbr up
+    sleep 1
+    measure "kernel bridge" "$size"
+    ip -n $LAB-br link del kbr
+  fi
 done
 echo "results in $RESULTS"

@@ -60,6 +60,9 @@ public sealed unsafe class BridgeWorker : IDisposable
         }
     }
 
+    /// <summary>Whether the worker's thread is still looping (it only ends on Stop, or by failing fast).</summary>
+    public bool IsRunning => _thread is { IsAlive: true } && !_stop;
+
     public void Start()
     {
         _thread = new Thread(Run) { IsBackground = true, Name = Name };

@@ -249,6 +249,9 @@ public sealed class InlineBridge : IDisposable
 
     public IReadOnlyList<BridgeWorker> Workers => _workers;
 
+    /// <summary>Every worker is looping (for the systemd watchdog).</summary>
+    public bool Healthy => _workers.Count > 0 && _workers.All(w => w.IsRunning);
+
     public void Stop()
     {
         _heartbeat?.Dispose();

@@ -18,6 +18,7 @@ using SipIps.Export.Alerts;
 using SipIps.Capture;
 using SipIps.Export.Live;
 using SipIps.Host.Metrics;
+using SipIps.Host.Service;
 
 namespace SipIps.Host.Commands;
 
@@ -145,6 +146,7 @@ internal static class RunCommand
         }
 
         var current = config;
+        var notify = new SystemdNotify(Log);
         var state = new RunState(runtime, alertLog, evidence) { Sessions = sessions, Clf = clf };
         MetricsServer? metrics = null;
         if (x.Metrics is not null)
@@ -211,7 +213,9 @@ internal static class RunCommand
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
+            notify.Reloading();
             current = Reload(current, bridge, state, Log);
+            notify.Ready($"reloaded at {DateTime.UtcNow:HH:mm:ss}Z");
         });
         // SIGUSR1: reopen the logs at their paths (after logrotate moved them).
         using var user1 = PosixSignalRegistration.Create((PosixSignal)Sigusr1, ctx =>
@@ -228,10 +232,13 @@ internal static class RunCommand
             $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
         Log($"detection: {rules.Rules.Count} rule(s), {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
             $"{runtime.Enforcement.Bans} active ban(s); alerts to {d.AlertLog ?? "(off)"}");
+        notify.Ready($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A}<->{p.B}"))}; {rules.Rules.Count} rules, {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}");
+        notify.StartWatchdog(() => bridge.Healthy);
         Log($"exporters: metrics {(metrics is null ? "off" : $"http://{metrics.Endpoint}/metrics")}; " +
             $"netflow {(x.NetFlow is null || sessions is null ? "off" : $"v9 to {x.NetFlow.Collector} (source id {x.NetFlow.SourceId})")}; " +
             $"clf {(clf is null ? "off" : x.Clf!.Path)}");
         stop.Wait();
+        notify.Stopping();
         Log("stopping");
         control?.Dispose();
         metrics?.Dispose();
@@ -243,6 +250,7 @@ internal static class RunCommand
         sessions?.Dispose();
         clf?.Dispose();
         Log("stopped");
+        notify.Dispose();
         return ExitCodes.Success;
     }
 
