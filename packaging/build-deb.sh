@@ -18,7 +18,7 @@ dotnet publish src/SipIps.Host/SipIps.Host.csproj -c Release -r linux-x64 --self
 rm -rf "$STAGE"
 inst() { install -D -m "$1" "$2" "$STAGE/$3"; }
 inst 755 "$OUT/publish-deb/sipips" usr/bin/sipips
-strip --strip-unneeded "$STAGE/usr/bin/sipips" 2>/dev/null || true
+# Not stripped: the managed code and the runtime's data travel appended to the ELF file, which strip would cut off.
 inst 644 packaging/sipips.yaml etc/sipips/sipips.yaml
 for r in rules/*.yaml; do inst 644 "$r" "etc/sipips/rules.d/$(basename "$r")"; done
 inst 644 packaging/debian/sipips.default etc/default/sipips

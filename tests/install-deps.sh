@@ -21,6 +21,10 @@ have nfdump || need+=(nfdump)
 have promtool || need+=(prometheus)
 have prometheus || need+=(prometheus)
 have curl || need+=(curl)
+have lintian || need+=(lintian)
+have fakeroot || need+=(fakeroot)
+have systemd-analyze || need+=(systemd)
+have man || need+=(man-db)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" -ne 0 ]; then
