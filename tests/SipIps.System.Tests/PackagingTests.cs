@@ -111,6 +111,14 @@ public class PackagingTests(DebFixture deb, ITestOutputHelper output) : IClassFi
             Assert.Equal(1, refused.ExitCode);
             var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.Matches(@"^sipips: /etc/sipips/sipips\.yaml:\d+:1: unknown key 'bridge_typo'", line);
+
+            // Removal keeps the configuration (with the operator's edits) and the user; purge takes them.
+            var remove = Lab.Run("dpkg", ["-r", "sipips"], Short);
+            Assert.True(remove.ExitCode == 0, remove.Stderr);
+            Assert.False(File.Exists("/usr/bin/sipips"));
+            Assert.Contains("bridge_typo", File.ReadAllText("/etc/sipips/sipips.yaml"));
+            Assert.True(File.Exists("/etc/sipips/rules.d/flood.yaml"));
+            Assert.Contains("sipips", Sh("getent passwd sipips").Stdout);
         }
         finally
         {
