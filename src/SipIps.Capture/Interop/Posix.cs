@@ -12,6 +12,16 @@ public static unsafe partial class Posix
     [LibraryImport("libc.so.6", EntryPoint = "geteuid")]
     public static partial uint GetEffectiveUserId();
 
+    [LibraryImport("libc.so.6", EntryPoint = "signal")]
+    private static partial nint SignalNative(int signal, nint handler);
+
+    /// <summary>
+    /// Puts a signal back to its default disposition. A process started under nohup (or by a parent that ignores
+    /// SIGHUP) inherits SIGHUP as ignored, and the runtime then leaves it ignored: the reload signal would be lost.
+    /// Called before the handler is registered.
+    /// </summary>
+    public static void RestoreDefault(int signal) => SignalNative(signal, 0);
+
     /// <summary>Changes a file's group (the owner stays); false with errno on failure.</summary>
     public static bool ChangeGroup(string path, uint gid)
     {

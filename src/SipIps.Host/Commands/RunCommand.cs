@@ -25,6 +25,7 @@ namespace SipIps.Host.Commands;
 /// <summary><c>sipips run</c>: the inline bridge, until SIGTERM; SIGHUP reloads the configuration.</summary>
 internal static class RunCommand
 {
+    private const int Sighup = 1;
     private const int Sigusr1 = 10;
 
     private sealed class NoObserver : ISipObserver
@@ -210,6 +211,9 @@ internal static class RunCommand
             ctx.Cancel = true;
             stop.Set();
         });
+        // SIGHUP (reload) and SIGUSR1 (reopen) must work even when an ignoring parent (nohup) passed them on ignored.
+        Capture.Interop.Posix.RestoreDefault(Sighup);
+        Capture.Interop.Posix.RestoreDefault(Sigusr1);
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
