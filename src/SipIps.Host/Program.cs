@@ -92,9 +92,10 @@ public static class Program
         modeOption.AcceptOnlyFromAmong("prevent", "detect");
         var netflowOption = new Option<string?>("--netflow") { Description = "Export one NetFlow v9 record per SIP session to this collector, as the bridge does.", HelpName = "HOST:PORT" };
         var sourceIdOption = new Option<uint>("--source-id") { Description = "The NetFlow Source ID.", DefaultValueFactory = _ => 1 };
+        var analyzeBaseline = new Option<string?>("--baseline") { Description = "Compare the behaviour factors with this baseline (rules on factors use it).", HelpName = "FILE" };
         var analyze = new Command("analyze", "Run the engine over a capture file and report what it saw.")
         {
-            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption, netflowOption, sourceIdOption,
+            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption, netflowOption, sourceIdOption, analyzeBaseline,
         };
         analyze.SetAction(r => AnalyzeCommand.Run(new AnalyzeOptions
         {
@@ -110,6 +111,7 @@ public static class Program
             Mode = r.GetValue(modeOption) == "detect" ? Engine.Detection.RuleMode.Detect : Engine.Detection.RuleMode.Prevent,
             NetFlow = r.GetValue(netflowOption),
             SourceId = r.GetValue(sourceIdOption),
+            BaselinePath = r.GetValue(analyzeBaseline),
         }, stdout, stderr));
         root.Add(analyze);
 
@@ -121,6 +123,21 @@ public static class Program
         rulesCheck.SetAction(r => RulesCommand.Check(r.GetValue(rulesPaths)!, r.InvocationConfiguration.Output, stderr));
         var rulesCommand = new Command("rules", "Work with detection rules.") { rulesCheck };
         root.Add(rulesCommand);
+
+        var baselineFile = new Option<string>("--file") { Description = "The baseline file.", DefaultValueFactory = _ => Commands.BaselineCommand.DefaultFile, HelpName = "FILE" };
+        var atOption = new Option<string?>("--at") { Description = "Show the slot of this time (default: now), like 2026-11-23T14:00Z.", HelpName = "TIME" };
+        var factorOption = new Option<string?>("--factor") { Description = "Show this factor over the whole week instead.", HelpName = "NAME" };
+        var show = new Command("show", "Print a baseline: each factor's mean and standard deviation for a time-of-week slot.") { baselineFile, atOption, factorOption };
+        show.SetAction(r => Commands.BaselineCommand.Show(r.GetValue(baselineFile)!, r.GetValue(atOption), r.GetValue(factorOption), r.InvocationConfiguration.Output, stderr));
+        var learnCaptures = new Argument<string[]>("CAPTURE") { Description = "pcap or pcapng files, in time order.", Arity = ArgumentArity.OneOrMore };
+        var learnFile = new Option<string>("--file") { Description = "The baseline file to create or add to.", DefaultValueFactory = _ => Commands.BaselineCommand.DefaultFile, HelpName = "FILE" };
+        var slotOption = new Option<int>("--slot-minutes") { Description = "Slot length for a new baseline.", DefaultValueFactory = _ => 5 };
+        var weeksOption = new Option<int>("--weeks") { Description = "Weeks kept by a new baseline.", DefaultValueFactory = _ => 13 };
+        var zoneOption = new Option<string>("--timezone") { Description = "Time zone of a new baseline's slots.", DefaultValueFactory = _ => "UTC" };
+        var learn = new Command("learn", "Seed a baseline from captures: the behaviour factors of each slot they cover.") { learnCaptures, learnFile, slotOption, weeksOption, zoneOption };
+        learn.SetAction(r => Commands.BaselineCommand.Learn(r.GetValue(learnCaptures)!, r.GetValue(learnFile)!, r.GetValue(slotOption), r.GetValue(weeksOption),
+            r.GetValue(zoneOption)!, r.InvocationConfiguration.Output, stderr));
+        root.Add(new Command("baseline", "Work with the behaviour baseline (learned per weekday and time).") { show, learn });
 
         var configOption = new Option<string>("--config", "-c") { Description = "The configuration file.", DefaultValueFactory = _ => Config.SipIpsConfig.DefaultPath, HelpName = "FILE" };
         var run = new Command("run", "Bridge the configured interface pairs inline (until SIGTERM; SIGHUP reloads the configuration).")

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using SipIps.Engine.Behaviour;
 using SipIps.Engine.Common;
 using SipIps.Engine.Detection;
 using SipIps.Engine.Sip;
@@ -80,6 +81,7 @@ public static partial class RuleLoader
     {
         var errors = new List<ConfigException>();
         var rules = new List<Rule>();
+        var factorRules = new List<FactorRule>();
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
         var allowIps = new List<(IpAddr, int)>();
         var allowUris = new List<string>();
@@ -118,6 +120,15 @@ public static partial class RuleLoader
                         {
                             try
                             {
+                                if (item is YMapping m && m.Entries.Any(e => e.Key.Value == "when"))
+                                {
+                                    var factorRule = ParseFactorRule(item);
+                                    if (ids.TryGetValue(factorRule.Id, out var seen))
+                                        throw item.Error($"duplicate rule id '{factorRule.Id}' (first defined at {seen})");
+                                    ids[factorRule.Id] = $"{factorRule.File}:{factorRule.Line}";
+                                    factorRules.Add(factorRule);
+                                    continue;
+                                }
                                 var rule = ParseRule(item);
                                 if (ids.TryGetValue(rule.Id, out var first))
                                     throw item.Error($"duplicate rule id '{rule.Id}' (first defined at {first})");
@@ -148,7 +159,7 @@ public static partial class RuleLoader
         }
         if (errors.Count > 0) return new RuleLoadResult { Errors = errors, Files = files };
         var allowlist = new Allowlist { Addresses = new IpSet(allowIps), Uris = allowUris, Users = allowUsers };
-        return new RuleLoadResult { RuleSet = new RuleSet(rules, allowlist), Files = files };
+        return new RuleLoadResult { RuleSet = new RuleSet(rules, allowlist) { FactorRules = factorRules }, Files = files };
     }
 
     public static RuleLoadResult Parse(string text, string file = "rules.yaml") => Parse([(text, file)]);
@@ -196,6 +207,119 @@ public static partial class RuleLoader
         canonical = Encoding.ASCII.GetString(c);
         return true;
     }
+
+    // ------------------------------------------------------------------ a rule on behaviour factors
+
+    private static FactorRule ParseFactorRule(YNode node)
+    {
+        var map = YamlTree.Mapping(node, "a rule");
+        string? id = null, description = null;
+        var severity = Severity.Medium;
+        var mode = RuleMode.Prevent;
+        int window = 10;
+        long minMessages = 50, cooldown = 60_000_000_000;
+        double score = 100;
+        var when = new List<FactorCondition>();
+        YamlTree.Each(map, "a factor rule", new Dictionary<string, Action<YNode>>
+        {
+            ["id"] = n =>
+            {
+                id = YamlTree.String(n, "id");
+                if (!IdPattern().IsMatch(id)) throw n.Error($"rule id '{id}' must be lower-case letters, digits, '.', '_' or '-' (at most 64)");
+            },
+            ["description"] = n => description = YamlTree.String(n, "description"),
+            ["severity"] = n => severity = YamlTree.OneOf(n, "severity", "info", "low", "medium", "high", "critical") switch
+            {
+                "info" => Severity.Info,
+                "low" => Severity.Low,
+                "medium" => Severity.Medium,
+                "high" => Severity.High,
+                _ => Severity.Critical,
+            },
+            ["mode"] = n => mode = YamlTree.OneOf(n, "mode", "prevent", "detect") == "detect" ? RuleMode.Detect : RuleMode.Prevent,
+            ["window"] = n =>
+            {
+                long ns = YamlTree.Duration(n, "window", 1_000_000_000, 3_600_000_000_000);
+                if (ns != 10_000_000_000 && ns != 60_000_000_000) throw n.Error("a factor rule's window is 10s or 60s (the windows the factors are computed over)");
+                window = (int)(ns / 1_000_000_000);
+            },
+            ["min_messages"] = n => minMessages = YamlTree.Int(n, "min_messages", 0, int.MaxValue),
+            ["score"] = n => score = YamlTree.Double(n, "score", 0, 1e6),
+            ["cooldown"] = n => cooldown = YamlTree.Duration(n, "cooldown", 0, 86_400_000_000_000),
+            ["actions"] = n =>
+            {
+                foreach (var (value, item) in YamlTree.Strings(n, "actions"))
+                    if (value != "alert") throw item.Error($"a factor rule has no key to drop, rate-limit or ban: its action is alert (not '{value}')");
+            },
+            ["when"] = n =>
+            {
+                foreach (var item in YamlTree.Sequence(n, "when").Items) when.Add(ParseCondition(item));
+                if (when.Count == 0) throw n.Error("'when' lists at least one condition");
+            },
+        });
+        if (id is null) throw map.Error("a rule needs an id");
+        if (when.Count == 0) throw map.Error($"rule {id}: 'when' is missing");
+        return new FactorRule
+        {
+            Id = id, Description = description ?? "", Severity = severity, Mode = mode, WindowSeconds = window, When = when,
+            MinMessages = minMessages, Score = score, CooldownNs = cooldown, File = node.File, Line = node.Line,
+        };
+    }
+
+    private static FactorCondition ParseCondition(YNode node)
+    {
+        var map = YamlTree.Mapping(node, "a condition");
+        Factor? factor = null;
+        FactorComparison? comparison = null;
+        bool onBaseline = false;
+        double value = 0;
+        double? fallback = null;
+        void Compare(YNode n, FactorComparison kind)
+        {
+            if (comparison is not null) throw n.Error("a condition has one of above, below or ratio_to_baseline");
+            comparison = kind;
+            string text = YamlTree.String(n, kind == FactorComparison.Above ? "above" : "below").Trim();
+            var m = BaselinePattern().Match(text);
+            if (m.Success)
+            {
+                bool plus = m.Groups[1].Value == "+";
+                if (plus != (kind == FactorComparison.Above))
+                    throw n.Error($"'{text}': above takes baseline + K sigma, below takes baseline - K sigma");
+                onBaseline = true;
+                value = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value))
+            {
+                throw n.Error($"'{text}' is neither a number nor 'baseline {(kind == FactorComparison.Above ? "+" : "-")} K sigma'");
+            }
+        }
+        YamlTree.Each(map, "a condition", new Dictionary<string, Action<YNode>>
+        {
+            ["factor"] = n =>
+            {
+                string name = YamlTree.String(n, "factor");
+                if (!Factors.TryParse(name, out var f)) throw n.Error($"unknown factor '{name}' (known: {string.Join(", ", Factors.Names)})");
+                factor = f;
+            },
+            ["above"] = n => Compare(n, FactorComparison.Above),
+            ["below"] = n => Compare(n, FactorComparison.Below),
+            ["ratio_to_baseline"] = n =>
+            {
+                if (comparison is not null) throw n.Error("a condition has one of above, below or ratio_to_baseline");
+                comparison = FactorComparison.RatioToBaseline;
+                onBaseline = true;
+                value = YamlTree.Double(n, "ratio_to_baseline", 1e-6, 1e6);
+            },
+            ["static"] = n => fallback = YamlTree.Double(n, "static", -1e12, 1e12),
+        });
+        if (factor is null) throw map.Error("a condition needs a factor");
+        if (comparison is null) throw map.Error($"the condition on {Factors.Name(factor.Value)} needs above, below or ratio_to_baseline");
+        if (!onBaseline && fallback is not null) throw map.Error("'static' is the fallback of a condition on the baseline; this one has a fixed threshold already");
+        return new FactorCondition(factor.Value, comparison.Value, onBaseline, value, fallback);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^baseline\s*([+-])\s*([0-9]+(?:\.[0-9]+)?)\s*sigma$")]
+    private static partial System.Text.RegularExpressions.Regex BaselinePattern();
 
     // ------------------------------------------------------------------ one rule
 

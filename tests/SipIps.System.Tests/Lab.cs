@@ -106,6 +106,7 @@ public sealed class Lab : IDisposable
     public void WriteConfig(string extra = "", string pairs = "[[pa, pb]]", int workers = 1)
     {
         if (!extra.Contains("detection:", StringComparison.Ordinal)) extra += Detection();
+        if (!extra.Contains("baseline:", StringComparison.Ordinal)) extra += $"baseline:\n  file: {Path.Combine(Dir, "baseline.bin")}\n";
         File.WriteAllText(ConfigPath, $"bridge:\n  pairs: {pairs}\n  workers: {workers}\n{extra}control:\n  socket: {ControlSocket}\n");
     }
 

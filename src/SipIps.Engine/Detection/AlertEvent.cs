@@ -47,6 +47,8 @@ public struct AlertEvent
     public L4Protocol Transport;
     public bool IsRequest;
     public int StatusCode;
+    /// <summary>For a rule on behaviour factors: a JSON object of each condition's value, threshold and baseline.</summary>
+    public string? Factors;
 
     private AlertText _text;
     private TextSpans _spans;

@@ -114,6 +114,9 @@ public sealed class RuleSet
     private readonly HashSet<ulong> _uriHashes;
     private readonly HashSet<ulong> _userHashes;
 
+    /// <summary>Rules on behaviour factors, evaluated once a second by the session thread.</summary>
+    public IReadOnlyList<Behaviour.FactorRule> FactorRules { get; init; } = [];
+
     public RuleSet(IReadOnlyList<Rule> rules, Allowlist? allowlist = null)
     {
         Rules = rules;

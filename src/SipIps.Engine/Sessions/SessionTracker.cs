@@ -19,6 +19,21 @@ public sealed record SessionTrackerOptions
     public int Registrations { get; init; } = 65536;
 }
 
+/// <summary>Takes session events synchronously (analyze), where the live bridge uses a ring to the session thread.</summary>
+public interface ISessionEventSink
+{
+    void OnEvent(in SessionEvent e);
+}
+
+/// <summary>Hands each event to several sinks, in order.</summary>
+public sealed class SessionEventFanOut(params ISessionEventSink[] sinks) : ISessionEventSink
+{
+    public void OnEvent(in SessionEvent e)
+    {
+        foreach (var s in sinks) s.OnEvent(e);
+    }
+}
+
 /// <summary>Receives finished (or timed-out) sessions.</summary>
 public interface ISessionSink
 {
@@ -30,7 +45,7 @@ public interface ISessionSink
 /// the media addresses from SDP, and the RTP streams sent to them, then exports each session once it ends, idles
 /// or grows old. One thread owns it (the flow exporter's, or analyze's). Memory is fixed at construction.
 /// </summary>
-public sealed class SessionTracker
+public sealed class SessionTracker : ISessionEventSink
 {
     private const int EvictionSample = 8;
     private readonly SessionTrackerOptions _options;
@@ -62,6 +77,8 @@ public sealed class SessionTracker
     }
 
     public MediaTable Media { get; }
+    /// <summary>Called with each post-dial delay measured (time of the final response, seconds).</summary>
+    public Action<long, double>? PostDialDelayObserved { get; set; }
     public int Capacity => _slots.Length;
     /// <summary>INVITE to the first final response, in seconds.</summary>
     public FixedHistogram PostDialDelay { get; }
@@ -202,7 +219,7 @@ public sealed class SessionTracker
                         if (s.InviteOkNs == 0)
                         {
                             s.InviteOkNs = t;
-                            if (s.InviteFailureNs == 0 && s.InviteNs != 0) PostDialDelay.Observe((t - s.InviteNs) / 1e9);
+                            if (s.InviteFailureNs == 0 && s.InviteNs != 0) ObservePdd(t, (t - s.InviteNs) / 1e9);
                         }
                         s.FinalStatus = (short)code;
                         if (!s.Confirmed && s.ByeNs == 0)
@@ -216,7 +233,7 @@ public sealed class SessionTracker
                         if (s.InviteFailureNs == 0)
                         {
                             s.InviteFailureNs = t;
-                            if (s.InviteOkNs == 0 && s.InviteNs != 0) PostDialDelay.Observe((t - s.InviteNs) / 1e9);
+                            if (s.InviteOkNs == 0 && s.InviteNs != 0) ObservePdd(t, (t - s.InviteNs) / 1e9);
                         }
                         if (s.FinalStatus == 0 || s.FinalStatus >= 300) s.FinalStatus = (short)code;
                         // A failed initial INVITE ends the session; a failed re-INVITE leaves the call up.
@@ -268,6 +285,12 @@ public sealed class SessionTracker
             AddMedia(e.MediaAddress, e.AudioPort, slot, until);
             AddMedia(e.MediaAddress, e.VideoPort, slot, until);
         }
+    }
+
+    private void ObservePdd(long t, double seconds)
+    {
+        PostDialDelay.Observe(seconds);
+        PostDialDelayObserved?.Invoke(t, seconds);
     }
 
     private void AddMedia(in IpAddr address, ushort port, int slot, long until)

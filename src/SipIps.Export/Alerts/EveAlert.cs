@@ -50,6 +50,14 @@ public static class EveAlert
             w.WriteNumber("rate", a.Rate);
             w.WriteNumber("burst", a.Burst);
         }
+        if (a.Factors is not null)
+        {
+            // A rule on behaviour factors: each condition's value, threshold and baseline; no single message behind it.
+            w.WritePropertyName("factors");
+            w.WriteRawValue(a.Factors, skipInputValidation: false);
+            w.WriteEndObject();
+            return;
+        }
         w.WriteString("src_ip", a.Source.ToString());
         w.WriteNumber("src_port", a.SourcePort);
         w.WriteString("dest_ip", a.Destination.ToString());

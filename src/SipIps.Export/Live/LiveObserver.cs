@@ -18,21 +18,21 @@ public sealed class LiveObserver : ISipObserver
     public const int MaxClfRecord = 8192;
 
     private readonly SpscRing<SessionEvent>? _sessions;
-    private readonly SessionTracker? _direct;
+    private readonly ISessionEventSink? _direct;
     private readonly MediaTable? _media;
     private readonly SpscByteRing? _clf;
     private readonly SipClfFormatter? _formatter;
     private SessionEvent _scratch;
 
     /// <param name="sessions">The ring to the session thread (live), or null.</param>
-    /// <param name="direct">A tracker fed synchronously (analyze), or null.</param>
+    /// <param name="direct">Session tracking fed synchronously (analyze), or null.</param>
     /// <param name="media">Known media addresses, written by session tracking.</param>
     /// <param name="clf">The ring to the CLF writer, or null when CLF is off.</param>
-    public LiveObserver(SpscRing<SessionEvent>? sessions, SessionTracker? direct, MediaTable? media, SpscByteRing? clf)
+    public LiveObserver(SpscRing<SessionEvent>? sessions, ISessionEventSink? direct, MediaTable? media, SpscByteRing? clf)
     {
         _sessions = sessions;
         _direct = direct;
-        _media = media ?? direct?.Media;
+        _media = media ?? (direct as SessionTracker)?.Media;
         _clf = clf;
         if (clf is not null) _formatter = new SipClfFormatter();
     }

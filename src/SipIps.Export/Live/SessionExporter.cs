@@ -1,4 +1,6 @@
 using System.Net;
+using SipIps.Engine.Behaviour;
+using SipIps.Engine.Detection;
 using SipIps.Engine.Sessions;
 using SipIps.Export.NetFlow;
 
@@ -13,6 +15,9 @@ public sealed record NetFlowOptions
     public long TemplateRefreshNs { get; init; } = 60_000_000_000;
     public int MaxPacketBytes { get; init; } = 1400;
 }
+
+/// <summary>Behaviour analysis on the session thread: the factor rules, where their alerts go, and the baseline.</summary>
+public sealed record BehaviourSetup(Func<IReadOnlyList<FactorRule>> Rules, IAlertSink Alerts, Baseline Baseline, string? BaselineFile, int MinWeeks = 3);
 
 /// <summary>
 /// The session thread: drains the workers' session-event rings into one <see cref="SessionTracker"/> (so a call
@@ -34,14 +39,23 @@ public sealed class SessionExporter : IDisposable, ISessionSink
     private readonly Thread _thread;
     private volatile bool _stop;
 
-    public SessionExporter(SessionTrackerOptions tracker, NetFlowOptions? netflow, Action<string> log, int ringCapacity = 8192, Func<long>? clock = null)
+    public SessionExporter(SessionTrackerOptions tracker, NetFlowOptions? netflow, Action<string> log, int ringCapacity = 8192, Func<long>? clock = null,
+        BehaviourSetup? behaviour = null)
     {
+        _behaviour = behaviour;
         _trackerOptions = tracker;
         _netflow = netflow;
         _log = log;
         _clock = clock ?? NowNs;
         _ringCapacity = ringCapacity;
         Tracker = new SessionTracker(tracker, this);
+        Behaviour = new BehaviourAnalyzer();
+        Tracker.PostDialDelayObserved = Behaviour.OnPostDialDelay;
+        if (behaviour is not null)
+        {
+            Learner = new BaselineLearner(behaviour.Baseline);
+            Monitor = new FactorMonitor(Behaviour, Learner, behaviour.Alerts, behaviour.Rules) { MinWeeks = behaviour.MinWeeks };
+        }
         if (netflow is not null)
         {
             _sender = new UdpSender(netflow.Collector, log);
@@ -53,6 +67,12 @@ public sealed class SessionExporter : IDisposable, ISessionSink
     }
 
     public SessionTracker Tracker { get; }
+    public BehaviourAnalyzer Behaviour { get; }
+    public FactorMonitor? Monitor { get; }
+    public BaselineLearner? Learner { get; }
+    public long BaselineSaveErrors { get; private set; }
+    private readonly BehaviourSetup? _behaviour;
+    private readonly object _behaviourLock = new();
     public MediaTable Media => Tracker.Media;
     public NetFlowV9Writer? Writer => _writer;
     public long SendErrors => _sender?.Errors ?? 0;
@@ -85,7 +105,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
 
     private void Run()
     {
-        long nextExpire = 0, nextFlush = 0;
+        long nextExpire = 0, nextFlush = 0, nextSave = _clock() + 300_000_000_000;
         while (!_stop)
         {
             int drained = 0;
@@ -94,12 +114,24 @@ public sealed class SessionExporter : IDisposable, ISessionSink
                 // A bounded batch per ring per turn, so that one busy worker does not starve the others.
                 for (int i = 0; i < 4096 && ring.TryPeek(out int slot); i++)
                 {
-                    Tracker.OnEvent(ring[slot]);
+                    ref var e = ref ring[slot];
+                    Tracker.OnEvent(e);
+                    Behaviour.OnEvent(e);
                     ring.Release();
                     drained++;
                 }
             }
             long now = _clock();
+            if (Monitor is not null)
+            {
+                // Once a second (Tick returns at once within a second); readers of the factor values take the lock.
+                lock (_behaviourLock) Monitor.Tick(now);
+                if (now >= nextSave)
+                {
+                    SaveBaseline();
+                    nextSave = now + 300_000_000_000;
+                }
+            }
             if (now >= nextExpire)
             {
                 Tracker.Expire(now);
@@ -121,6 +153,27 @@ public sealed class SessionExporter : IDisposable, ISessionSink
         if (_writer is not null) SessionFlows.Write(_writer, session, reason, _clock());
     }
 
+    /// <summary>The factor values of both windows at the last evaluation (a copy, under the lock).</summary>
+    public (double[] Short, double[] Long) FactorValues()
+    {
+        lock (_behaviourLock)
+            return Monitor is null ? ([], []) : ([.. Monitor.ShortWindow], [.. Monitor.LongWindow]);
+    }
+
+    /// <summary>Writes the baseline file (atomically); a failure is counted and logged once.</summary>
+    public void SaveBaseline()
+    {
+        if (_behaviour?.BaselineFile is not string file) return;
+        try
+        {
+            lock (_behaviourLock) _behaviour.Baseline.Save(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (BaselineSaveErrors++ == 0) _log($"cannot save the baseline to {file}: {e.Message}");
+        }
+    }
+
     /// <summary>Stops the thread, then exports every open session and sends what is pending.</summary>
     public void Dispose()
     {
@@ -137,6 +190,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
             }
         Tracker.Flush();
         _writer?.Flush(_clock());
+        SaveBaseline();
         _sender?.Dispose();
     }
 

@@ -27,6 +27,8 @@ internal sealed class AnalyzeOptions
     public RuleMode Mode { get; init; } = RuleMode.Detect;
     public string? NetFlow { get; init; }
     public uint SourceId { get; init; } = 1;
+    /// <summary>A baseline file to compare the factors with (read, never written).</summary>
+    public string? BaselinePath { get; init; }
 }
 
 /// <summary><c>sipips analyze CAPTURE</c>: the bridge's engine over a capture file, then a report.</summary>
@@ -49,6 +51,19 @@ internal static class AnalyzeCommand
             if (collector is null)
             {
                 stderr.WriteLine($"sipips: --netflow {options.NetFlow}: {why}");
+                return ExitCodes.UsageOrIo;
+            }
+        }
+        SipIps.Engine.Behaviour.Baseline? baseline = null;
+        if (options.BaselinePath is not null)
+        {
+            try
+            {
+                baseline = SipIps.Engine.Behaviour.Baseline.Load(options.BaselinePath);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"sipips: {(e is FileNotFoundException ? $"{options.BaselinePath}: no such file" : e.Message)}");
                 return ExitCodes.UsageOrIo;
             }
         }
@@ -91,12 +106,6 @@ internal static class AnalyzeCommand
             }
 
             var report = new CaptureReport();
-            // Session records: the bridge's tracker and record layout, on capture time, sent as the capture is read.
-            FlowExport? flows = collector is null ? null : new FlowExport(collector, options.SourceId, stderr);
-            var observers = new List<ISipObserver> { report };
-            if (clf is not null) observers.Add(clf);
-            if (flows is not null) observers.Add(flows.Observer);
-            ISipObserver observer = observers.Count == 1 ? report : new CompositeObserver([.. observers]);
             // Captures often carry wrong IPv4 checksums (anonymised, or taken on a host with offload): offline, they
             // are counted and inspected unless asked otherwise; the live bridge verifies them.
             var engineOptions = new EngineOptions
@@ -126,6 +135,13 @@ internal static class AnalyzeCommand
                 detection = new DetectionRuntime(rules, new DetectionOptions { Mode = options.Mode }, alerts);
                 hook = detection.CreateHook();
             }
+            // Sessions, behaviour factors and the rules on them, on capture time, as the bridge's session thread does;
+            // with --netflow, the session records are sent as the capture is read.
+            var flows = new CaptureSessions(collector, options.SourceId, stderr, alerts, rules?.FactorRules ?? [], baseline);
+            var observers = new List<ISipObserver> { report };
+            if (clf is not null) observers.Add(clf);
+            observers.Add(flows.Observer);
+            ISipObserver observer = new CompositeObserver([.. observers]);
             var engine = new SipEngine(engineOptions, observer, hook);
             var dropped = new long[DropReasons.Count];
             long alertedFrames = 0;
@@ -140,11 +156,12 @@ internal static class AnalyzeCommand
                     if (packets == 0)
                     {
                         first = frame.TimestampNs;
-                        flows?.Begin(first);
+                        flows.Begin(first);
                     }
                     last = frame.TimestampNs;
                     packets++;
                     var verdict = engine.ProcessFrame(frame.Data, frame.Link, frame.TimestampNs, frame.WireLength);
+                    flows.Tick(frame.TimestampNs);
                     if (verdict.IsDrop || verdict.Alerted)
                     {
                         dropped[(int)verdict.Reason]++;
@@ -161,7 +178,7 @@ internal static class AnalyzeCommand
                         // that spans days still sweeps no more often than every ExpireEveryPackets frames.
                         engine.Expire(frame.TimestampNs);
                         detection?.Enforcement.Expire(frame.TimestampNs);
-                        flows?.Expire(frame.TimestampNs);
+                        flows.Expire(frame.TimestampNs);
                         nextExpire = frame.TimestampNs + ExpireEveryNs;
                         nextExpirePacket = packets + ExpireEveryPackets;
                     }
@@ -188,8 +205,8 @@ internal static class AnalyzeCommand
                 rules!.Rules.Count, options.Mode, detection.RuleTotals(), detection.Totals(), alerts!, dropped, alertedFrames,
                 options.AlertsPath, options.EvidencePath);
 
-            flows?.Finish(last);
-            if (flows is not null && !options.Json)
+            flows.Finish(last);
+            if (collector is not null && !options.Json)
                 stderr.WriteLine($"sipips: netflow: {flows.Records:N0} session record(s) in {flows.Packets:N0} v9 packet(s) to {collector}" +
                                  (flows.Errors > 0 ? $", {flows.Errors:N0} send error(s)" : ""));
             long clfRecords = 0;
@@ -209,7 +226,7 @@ internal static class AnalyzeCommand
 
             var result = new AnalysisResult(options.Capture, reader.Format == CaptureFormat.Pcap ? "pcap" : "pcapng",
                 packets, engine.Counters.Bytes, first, last, reader.Warning, engine.Counters, report,
-                engine.Tcp.Counters, clfRecords, clock.Elapsed.TotalSeconds, summary);
+                engine.Tcp.Counters, clfRecords, clock.Elapsed.TotalSeconds, summary, flows.Summary(options.Top));
             if (reader.Warning is not null && !options.Json) stderr.WriteLine($"sipips: warning: {reader.Warning}");
             if (options.Json)
             {
@@ -246,54 +263,6 @@ internal static class AnalyzeCommand
             why = e.Message;
         }
         return null;
-    }
-
-    /// <summary>Session tracking and NetFlow v9 export on capture time.</summary>
-    private sealed class FlowExport : SipIps.Engine.Sessions.ISessionSink
-    {
-        private readonly SipIps.Export.NetFlow.UdpSender _sender;
-        private readonly SipIps.Export.NetFlow.NetFlowV9Writer _writer;
-        private readonly SipIps.Engine.Sessions.SessionTracker _tracker;
-        private readonly SipIps.Engine.Sessions.SessionTrackerOptions _options = new();
-        private long _now;
-
-        public FlowExport(System.Net.IPEndPoint collector, uint sourceId, TextWriter log)
-        {
-            _sender = new SipIps.Export.NetFlow.UdpSender(collector, m => log.WriteLine($"sipips: {m}"), paceEvery: 16);
-            _tracker = new SipIps.Engine.Sessions.SessionTracker(_options, this);
-            _writer = new SipIps.Export.NetFlow.NetFlowV9Writer(sourceId, 0, SipIps.Export.NetFlow.SessionFlows.All, _sender.Send,
-                optionsData: w => SipIps.Export.NetFlow.SessionFlows.WriteExporter(w, _now, _options, _tracker.Exported));
-            Observer = new SipIps.Export.Live.LiveObserver(null, _tracker, null, null);
-        }
-
-        public ISipObserver Observer { get; }
-        public long Records => _writer.RecordsWritten;
-        public long Packets => _sender.Packets;
-        public long Errors => _sender.Errors;
-
-        public void Begin(long firstNs)
-        {
-            _now = firstNs;
-            _writer.BootNs = firstNs;
-            _writer.SendTemplates(firstNs);
-        }
-
-        public void Expire(long nowNs)
-        {
-            _now = nowNs;
-            _tracker.Expire(nowNs);
-        }
-
-        public void Finish(long lastNs)
-        {
-            _now = lastNs;
-            _tracker.Flush();
-            _writer.Flush(lastNs);
-            _sender.Dispose();
-        }
-
-        void SipIps.Engine.Sessions.ISessionSink.OnSession(in SipIps.Engine.Sessions.SessionState session, SipIps.Engine.Sessions.SessionEndReason reason) =>
-            SipIps.Export.NetFlow.SessionFlows.Write(_writer, session, reason, _now);
     }
 
     /// <summary>Writes one CLF record per SIP message to a file.</summary>

@@ -29,6 +29,9 @@ internal static class RulesCommand
             string actions = string.Join(", ", r.Actions.Select(a => ActionKinds.Name(a.Kind) + (a.At > 0 ? $"@{a.At:0.##}" : "")));
             stdout.WriteLine($"  {r.Id,-30} {r.Severity.ToString().ToLowerInvariant(),-8} key {r.Key.Name,-20} {actions}{mode}");
         }
+        if (set.FactorRules.Count > 0) stdout.WriteLine($"  and {set.FactorRules.Count} rule(s) on behaviour factors:");
+        foreach (var r in set.FactorRules)
+            stdout.WriteLine($"  {r.Id,-30} {r.Severity.ToString().ToLowerInvariant(),-8} {r.WindowSeconds}s: {string.Join(" and ", r.When.Select(c => c.Describe()))}");
         var a = set.Allowlist;
         if (!a.IsEmpty) stdout.WriteLine($"  allowlist: {a.Addresses.Entries.Count} address(es), {a.Uris.Count + a.Users.Count} URI(s)");
         return ExitCodes.Success;

@@ -109,7 +109,8 @@ internal static class RunCommand
         ClfLogWriter? clf = null;
         try
         {
-            if (config.Bridge.Inspect && x.TrackSessions) sessions = new SessionExporter(x.Sessions, x.NetFlow, Log, x.SessionQueue);
+            if (config.Bridge.Inspect && x.TrackSessions)
+                sessions = new SessionExporter(x.Sessions, x.NetFlow, Log, x.SessionQueue, behaviour: BaselineSetup.Create(x.Baseline, runtime, queue, Log));
             if (config.Bridge.Inspect && x.Clf is not null) clf = new ClfLogWriter(x.Clf, Log);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)

@@ -5,7 +5,17 @@ using SipIps.Rules.Yaml;
 
 namespace SipIps.Host.Config;
 
-/// <summary>The <c>metrics:</c>, <c>netflow:</c>, <c>clf:</c> and <c>sessions:</c> sections.</summary>
+/// <summary>The <c>baseline:</c> section: where and how the behaviour baseline is learned.</summary>
+public sealed record BaselineConfig
+{
+    public string? File { get; init; } = "/var/lib/sipips/baseline.bin";
+    public int SlotMinutes { get; init; } = 5;
+    public int Weeks { get; init; } = 13;
+    public int MinWeeks { get; init; } = 3;
+    public string TimeZone { get; init; } = "UTC";
+}
+
+/// <summary>The <c>metrics:</c>, <c>netflow:</c>, <c>clf:</c>, <c>sessions:</c> and <c>baseline:</c> sections.</summary>
 public sealed record ExportConfig
 {
     public const string DefaultMetrics = "127.0.0.1:9464";
@@ -17,6 +27,7 @@ public sealed record ExportConfig
     public SessionTrackerOptions Sessions { get; init; } = new();
     /// <summary>Session events queued per worker.</summary>
     public int SessionQueue { get; init; } = 8192;
+    public BaselineConfig Baseline { get; init; } = new();
 
     /// <summary>Whether anything needs session tracking (flow records, or the calls and delay metrics).</summary>
     public bool TrackSessions => NetFlow is not null || Metrics is not null;
@@ -78,6 +89,40 @@ public sealed record ExportConfig
         });
         if (path is null) throw map.Error("clf.path is missing: the log file, like /var/log/sipips/sip.clf");
         return new ClfLogOptions { Path = path, MaxFileBytes = maxBytes, RotateIntervalNs = interval, Files = files, QueueBytes = queueKb << 10 };
+    }
+
+    public static BaselineConfig ParseBaseline(YNode node)
+    {
+        var map = YamlTree.Mapping(node, "baseline");
+        var b = new BaselineConfig();
+        YamlTree.Each(map, "baseline", new Dictionary<string, Action<YNode>>
+        {
+            ["file"] = n => b = b with { File = YamlTree.String(n, "baseline.file") is "off" ? null : YamlTree.String(n, "baseline.file") },
+            ["slot"] = n =>
+            {
+                long ns = YamlTree.Duration(n, "baseline.slot", 60_000_000_000, 86_400_000_000_000);
+                long minutes = ns / 60_000_000_000;
+                if (ns % 60_000_000_000 != 0 || 10080 % minutes != 0) throw n.Error("baseline.slot must be whole minutes that divide a week (1m, 5m, 10m, 15m, 30m, 1h, ...)");
+                b = b with { SlotMinutes = (int)minutes };
+            },
+            ["weeks"] = n => b = b with { Weeks = YamlTree.Int(n, "baseline.weeks", 1, 104) },
+            ["min_weeks"] = n => b = b with { MinWeeks = YamlTree.Int(n, "baseline.min_weeks", 1, 104) },
+            ["timezone"] = n =>
+            {
+                string id = YamlTree.String(n, "baseline.timezone");
+                try
+                {
+                    TimeZoneInfo.FindSystemTimeZoneById(id);
+                }
+                catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+                {
+                    throw n.Error($"baseline.timezone: unknown time zone '{id}' (an IANA name like Europe/Berlin, or UTC)");
+                }
+                b = b with { TimeZone = id };
+            },
+        });
+        if (b.MinWeeks > b.Weeks) throw map.Error($"baseline.min_weeks ({b.MinWeeks}) is more than the weeks kept ({b.Weeks}): the baseline would never be used");
+        return b;
     }
 
     public static (SessionTrackerOptions Options, int Queue) ParseSessions(YNode node)

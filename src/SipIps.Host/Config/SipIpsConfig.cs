@@ -109,6 +109,7 @@ public sealed record SipIpsConfig
             ["metrics"] = node => export = export with { Metrics = ExportConfig.ParseMetrics(node) },
             ["netflow"] = node => export = export with { NetFlow = ExportConfig.ParseNetFlow(node) },
             ["clf"] = node => export = export with { Clf = ExportConfig.ParseClf(node) },
+            ["baseline"] = node => export = export with { Baseline = ExportConfig.ParseBaseline(node) },
             ["sessions"] = node =>
             {
                 var (o, queue) = ExportConfig.ParseSessions(node);

@@ -150,6 +150,19 @@ internal sealed class BridgeMetrics(
             double ps = 0;
             pdd.AddTo(pb, ref ps);
             p.Histogram("sipips_post_dial_delay_seconds", "Time from an INVITE to its first final response.", pdd.Bounds, pb, ps);
+            if (sessions.Monitor is { } monitor)
+            {
+                var (shortWindow, longWindow) = sessions.FactorValues();
+                p.Family("sipips_factor", "gauge", "SIP traffic behaviour factors over the 10 s and 60 s windows (rules/README.md lists them; NaN when undefined).");
+                for (int f = 0; f < Engine.Behaviour.Factors.Count; f++)
+                {
+                    p.Sample("sipips_factor", shortWindow[f], ("factor", Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f)), ("window", "10s"));
+                    p.Sample("sipips_factor", longWindow[f], ("factor", Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f)), ("window", "60s"));
+                }
+                p.Single("sipips_baseline_weeks", "gauge", "Weeks of history the baseline holds for the current time-of-week slot.", monitor.BaselineWeeks);
+                p.Single("sipips_baseline_ready", "gauge", "1 when the current slot has enough history; 0 while factor rules use their static thresholds.", monitor.BaselineReady ? 1 : 0);
+                p.Single("sipips_factor_rule_firings_total", "counter", "Alerts raised by rules on behaviour factors.", monitor.Fired);
+            }
             p.Single("sipips_netflow_packets_total", "counter", "NetFlow v9 export packets sent.", sessions.FlowPackets);
             p.Single("sipips_netflow_send_errors_total", "counter", "NetFlow v9 export packets that could not be sent.", sessions.SendErrors);
         }

@@ -17,7 +17,18 @@ internal sealed record AnalysisResult(
     Engine.Reassembly.TcpCounters Tcp,
     long ClfRecords,
     double ElapsedSeconds,
-    DetectionSummary? Detection = null);
+    DetectionSummary? Detection = null,
+    BehaviourSummary? Behaviour = null);
+
+/// <summary>The behaviour factors at the end of the capture, and what the rules on them raised.</summary>
+internal sealed record BehaviourSummary(
+    double[] Short,
+    double[] Long,
+    List<(long TimestampNs, string RuleId, Engine.Behaviour.ConditionResult[] Results)> Firings,
+    int BaselineWeeks,
+    bool BaselineReady,
+    List<Engine.Analysis.TopK.Item> TopUsers,
+    long TopUsersErrorBound);
 
 /// <summary>What the rules did over the capture.</summary>
 internal sealed record DetectionSummary(

@@ -116,6 +116,7 @@ internal static class ReportWriter
         w.WriteEndObject();
         if (r.ClfRecords > 0) w.WriteNumber("clf_records", r.ClfRecords);
         if (r.Detection is { } d) WriteDetectionJson(w, d);
+        if (r.Behaviour is { } b) WriteBehaviourJson(w, b);
         w.WriteEndObject();
         w.Flush();
         output.WriteByte((byte)'\n');
@@ -187,6 +188,7 @@ internal static class ReportWriter
         Row(o, "non-IP frames", c.NotIp);
         if (c.BadChecksums > 0) Row(o, "IPv4 bad checksums (inspected)", c.BadChecksums);
         if (r.Detection is { } d) WriteDetectionText(o, d, top);
+        if (r.Behaviour is { } b) WriteBehaviourText(o, b);
         if (r.ClfRecords > 0)
         {
             o.WriteLine();
@@ -195,6 +197,71 @@ internal static class ReportWriter
         o.WriteLine();
         double rate = r.ElapsedSeconds > 0 ? r.Packets / r.ElapsedSeconds : 0;
         o.WriteLine($"  analysed in {r.ElapsedSeconds:0.###} s ({rate:N0} packets/s)");
+    }
+
+    private static void WriteBehaviourJson(Utf8JsonWriter w, BehaviourSummary b)
+    {
+        w.WriteStartObject("factors");
+        foreach (var (name, values) in new[] { ("window_10s", b.Short), ("window_60s", b.Long) })
+        {
+            w.WriteStartObject(name);
+            for (int f = 0; f < Engine.Behaviour.Factors.Count && f < values.Length; f++)
+            {
+                double v = values[f];
+                if (double.IsNaN(v) || double.IsInfinity(v)) w.WriteNull(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f));
+                else w.WriteNumber(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f), Math.Round(v, 6));
+            }
+            w.WriteEndObject();
+        }
+        w.WriteNumber("baseline_weeks", b.BaselineWeeks);
+        w.WriteBoolean("baseline_ready", b.BaselineReady);
+        w.WriteStartArray("top_users");
+        foreach (var u in b.TopUsers)
+        {
+            w.WriteStartObject();
+            w.WriteString("from", u.Key);
+            w.WriteNumber("requests", u.Count);
+            w.WriteNumber("max_overcount", u.Error);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("factor_alerts");
+        foreach (var (t, id, results) in b.Firings)
+        {
+            w.WriteStartObject();
+            w.WriteString("timestamp", DateTime.UnixEpoch.AddTicks(t / 100).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("rule_id", id);
+            w.WriteStartObject("conditions");
+            foreach (var c in results)
+            {
+                w.WriteStartObject(Engine.Behaviour.Factors.Name(c.Condition.Factor));
+                w.WriteNumber("value", Math.Round(c.Value, 6));
+                if (!double.IsNaN(c.Threshold)) w.WriteNumber("threshold", Math.Round(c.Threshold, 6));
+                w.WriteBoolean("static_fallback", c.UsedStatic);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteBehaviourText(TextWriter o, BehaviourSummary b)
+    {
+        Section(o, "Behaviour factors (the last 10 s and 60 s of the capture)");
+        for (int f = 0; f < Engine.Behaviour.Factors.Count; f++)
+        {
+            string Fmt(double v) => double.IsNaN(v) || double.IsInfinity(v) ? "-" : v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            o.WriteLine($"  {Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f),-28} {Fmt(b.Short[f]),12} {Fmt(b.Long[f]),12}");
+        }
+        if (b.Firings.Count > 0)
+        {
+            o.WriteLine($"  Rules on factors fired {b.Firings.Count:N0} time(s){(b.BaselineReady ? "" : " (baseline not ready: static thresholds)")}:");
+            foreach (var (t, id, results) in b.Firings.Take(20))
+                o.WriteLine($"    {DateTime.UnixEpoch.AddTicks(t / 100):yyyy-MM-dd HH:mm:ss}Z {id}: " +
+                            string.Join(", ", results.Select(c => $"{Engine.Behaviour.Factors.Name(c.Condition.Factor)} {c.Value:0.###} (threshold {c.Threshold:0.###})")));
+        }
     }
 
     private static void WriteDetectionJson(Utf8JsonWriter w, DetectionSummary d)

@@ -1,0 +1,311 @@
+using System.Text;
+using SipIps.Engine.Behaviour;
+using SipIps.Engine.Common;
+using SipIps.Engine.Sessions;
+using SipIps.Engine.Sip;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SipIps.Rules.Tests;
+
+/// <summary>Synthetic session events with known answers, for the behaviour factors.</summary>
+internal sealed class EventMaker
+{
+    private SessionEvent _e;
+    public static readonly IpAddr Client = IpAddr.FromV4(0xC000020A), Server = IpAddr.FromV4(0xC6336414);
+
+    public SessionEvent Request(long t, SipMethod method, string callId, string from = "sip:alice@example.com", string to = "sip:bob@example.com", IpAddr? source = null)
+    {
+        _e = default;
+        _e.Kind = SessionEventKind.Sip;
+        _e.TimestampNs = t;
+        _e.IsRequest = true;
+        _e.Method = method;
+        _e.CSeqMethod = method;
+        _e.Source = source ?? Client;
+        _e.Destination = Server;
+        _e.SourcePort = _e.DestinationPort = 5060;
+        _e.CallIdHash = Hash64.Compute(Encoding.ASCII.GetBytes(callId));
+        Set(from, _e.FromUri, ref _e.FromLength);
+        Set(to, _e.ToUri, ref _e.ToLength);
+        return _e;
+    }
+
+    public SessionEvent Response(long t, int status, SipMethod method, string callId, string to = "sip:bob@example.com")
+    {
+        var e = Request(t, method, callId, to: to);
+        e.IsRequest = false;
+        e.StatusCode = (short)status;
+        e.Source = Server;
+        e.Destination = Client;
+        return e;
+    }
+
+    public static SessionEvent Rtp(long t, uint ssrc, ushort seq, uint ts) => new()
+    {
+        Kind = SessionEventKind.Rtp, TimestampNs = t, Ssrc = ssrc, RtpSequence = seq, RtpTimestamp = ts, PayloadType = 0,
+        Source = Client, Destination = Server, WireLength = 214,
+    };
+
+    private static void Set(string value, Span<byte> into, ref byte length)
+    {
+        length = (byte)Encoding.ASCII.GetBytes(value, into);
+    }
+}
+
+public class BehaviourTests(ITestOutputHelper output)
+{
+    private const long T0 = 1_767_571_200_000_000_000; // Monday 2026-01-05 00:00:00 UTC
+    private static double F(double[] v, Factor f) => v[(int)f];
+
+    [Fact]
+    public void Ratios_over_a_window_are_exact_and_distinct_counts_within_the_sketch_error()
+    {
+        var a = new BehaviourAnalyzer();
+        var m = new EventMaker();
+        // Ten seconds: each second 4 INVITEs (new Call-IDs, From users u0..u39), 4 BYEs, 2 REGISTERs; 10 responses, 1 of them an error.
+        int call = 0;
+        for (int s = 0; s < 10; s++)
+        {
+            long t = T0 + s * 1_000_000_000L;
+            for (int i = 0; i < 4; i++, call++)
+            {
+                a.OnEvent(m.Request(t, SipMethod.Invite, $"c{call}", from: $"sip:u{call}@example.com"));
+                a.OnEvent(m.Request(t, SipMethod.Bye, $"c{call}", from: $"sip:u{call}@example.com"));
+            }
+            a.OnEvent(m.Request(t, SipMethod.Register, $"r{s}", to: $"sip:aor{s % 5}@example.com", source: IpAddr.FromV4((uint)(0x0A000000 + s))));
+            a.OnEvent(m.Request(t, SipMethod.Register, $"r{s}b", to: $"sip:aor{s % 5}@example.com", source: IpAddr.FromV4((uint)(0x0A000000 + s))));
+            for (int i = 0; i < 10; i++) a.OnEvent(m.Response(t, i == 0 ? 486 : 200, SipMethod.Invite, $"c{call - 1}"));
+        }
+        // Media for 8 of the calls: 8 SSRCs.
+        for (uint ssrc = 1; ssrc <= 8; ssrc++)
+            for (ushort q = 0; q < 10; q++)
+                a.OnEvent(EventMaker.Rtp(T0 + q * 20_000_000L, ssrc, q, q * 160u));
+        var v = new double[Factors.Count];
+        long sip = a.Evaluate(T0 / 1_000_000_000 + 9, 10, v);
+        Assert.Equal(200, sip);
+        Assert.Equal(0.4, F(v, Factor.InviteRatio), 9);
+        Assert.Equal(0.4, F(v, Factor.ByeRatio), 9);
+        Assert.Equal(0.2, F(v, Factor.RegisterRatio), 9);
+        Assert.Equal(1.0, F(v, Factor.RequestResponseRatio), 9);
+        Assert.Equal(0.1, F(v, Factor.ErrorResponseRatio), 9);
+        Assert.Equal(20.0, F(v, Factor.SipMessagesPerSecond), 9);
+        Assert.Equal(8.0, F(v, Factor.RtpPacketsPerSecond), 9);
+        Assert.InRange(F(v, Factor.CallIdSsrcRatio), 40 / 8.0 * 0.9, 40 / 8.0 * 1.1);
+        // 10 source addresses registering 5 AORs.
+        Assert.InRange(F(v, Factor.RegisterIpUriRatio), 2 * 0.9, 2 * 1.1);
+        Assert.Equal(0.0, F(v, Factor.RtpSeqDisorder), 9);
+        Assert.Equal(0.0, F(v, Factor.RtpLossRatio), 9);
+        Assert.True(double.IsNaN(F(v, Factor.PostDialDelaySeconds)));
+        output.WriteLine(string.Join(", ", Factors.Names.Select((n, i) => $"{n}={v[i]:0.###}")));
+    }
+
+    [Fact]
+    public void Rtp_loss_jitter_and_sequence_disorder_have_their_known_values()
+    {
+        var a = new BehaviourAnalyzer();
+        // Stream 1: every 20 ms, 160-sample steps, arrivals alternating 10 and 30 ms apart: |D| = 10 ms each time, so
+        // the jitter converges towards 10 ms. Every tenth packet is lost: 10% loss.
+        long t = T0;
+        int sent = 0, lost = 0;
+        for (int q = 0; q < 500; q++)
+        {
+            t += q % 2 == 0 ? 10_000_000 : 30_000_000;
+            if (q % 10 == 5)
+            {
+                lost++;
+                continue;
+            }
+            sent++;
+            a.OnEvent(EventMaker.Rtp(t, 0xA1, (ushort)q, (uint)q * 160));
+        }
+        var v = new double[Factors.Count];
+        a.Evaluate(t / 1_000_000_000, 10, v);
+        // Across a lost packet the transit does not change (40 ms later, two steps of 20 ms): |D| is 0 for one
+        // interval in nine, so the running estimate settles a little under 10 ms.
+        Assert.InRange(F(v, Factor.RtpJitterMs), 8.0, 10.0);
+        Assert.InRange(F(v, Factor.RtpLossRatio), 0.09, 0.11);
+        Assert.InRange(F(v, Factor.RtpSeqDisorder), 0.09, 0.12); // a gap is a break too
+        // Stream 2, forged: random sequence numbers. Nearly every step is a break.
+        var a2 = new BehaviourAnalyzer();
+        var rnd = new Random(3);
+        for (int q = 0; q < 500; q++) a2.OnEvent(EventMaker.Rtp(T0 + q * 20_000_000L, 0xB2, (ushort)rnd.Next(65536), (uint)q * 160));
+        a2.Evaluate((T0 + 499 * 20_000_000L) / 1_000_000_000, 10, v);
+        Assert.True(F(v, Factor.RtpSeqDisorder) > 0.95, $"{F(v, Factor.RtpSeqDisorder)}");
+    }
+
+    [Fact]
+    public void Volume_change_compares_a_window_with_the_one_before()
+    {
+        var a = new BehaviourAnalyzer();
+        var m = new EventMaker();
+        for (int s = 0; s < 20; s++)
+            for (int i = 0; i < (s < 10 ? 5 : 20); i++)
+                a.OnEvent(m.Request(T0 + s * 1_000_000_000L, SipMethod.Options, $"o{s}-{i}"));
+        var v = new double[Factors.Count];
+        a.Evaluate(T0 / 1_000_000_000 + 19, 10, v);
+        Assert.Equal(4.0, F(v, Factor.SipVolumeChange), 9);
+        Assert.Equal(1.0, F(v, Factor.OptionsRatio), 9);
+        Assert.True(double.IsNaN(F(v, Factor.RequestResponseRatio)), "no responses: undefined");
+    }
+
+    [Fact]
+    public void The_baseline_keeps_a_rolling_window_of_weeks_per_slot_in_local_time()
+    {
+        var b = new Baseline(5, 13, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin"));
+        // Monday 2026-11-23 08:00 UTC is 09:00 in Berlin: slot 9 x 12.
+        var (slot, week) = b.SlotOf(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1_000_000);
+        Assert.Equal(108, slot);
+        // Summer time: 2026-07-06 (Monday) 08:00 UTC is 10:00 in Berlin.
+        Assert.Equal(120, b.SlotOf(new DateTimeOffset(2026, 7, 6, 8, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1_000_000).Slot);
+        for (int w = 0; w < 20; w++) b.Learn(slot, w, Factor.InviteRatio, w);
+        // At week 20: weeks 7..19 are the 13 in the window.
+        var s = b.Stats(slot, Factor.InviteRatio, 20);
+        Assert.Equal(13, s.Weeks);
+        Assert.Equal(13.0, s.Mean, 6);
+        Assert.Equal(Math.Sqrt(Enumerable.Range(7, 13).Select(x => (x - 13.0) * (x - 13.0)).Sum() / 12), s.Sigma, 5);
+        // The current week's value does not count for itself.
+        Assert.Equal(12, b.Stats(slot, Factor.InviteRatio, 19).Weeks);
+        Assert.Equal(0, b.Stats(slot + 1, Factor.InviteRatio, 20).Weeks);
+
+        string file = Path.GetTempFileName();
+        try
+        {
+            b.Save(file);
+            var back = Baseline.Load(file);
+            Assert.Equal(s, back.Stats(slot, Factor.InviteRatio, 20));
+            Assert.Equal("Europe/Berlin", back.Zone.Id);
+            File.WriteAllBytes(file, File.ReadAllBytes(file)[..100]);
+            Assert.Throws<InvalidDataException>(() => Baseline.Load(file));
+            File.WriteAllText(file, "not a baseline");
+            Assert.Contains("is not a SipIps baseline", Assert.Throws<InvalidDataException>(() => Baseline.Load(file)).Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Factor_rules_load_and_their_errors_name_the_place()
+    {
+        const string good = "rules:\n  - id: flood-signature\n    severity: high\n    window: 10s\n    min_messages: 100\n    when:\n" +
+                            "      - factor: invite_ratio\n        above: baseline + 4 sigma\n        static: 0.6\n" +
+                            "      - factor: request_response_ratio\n        above: 1.5\n" +
+                            "      - factor: sip_messages_per_second\n        ratio_to_baseline: 3\n        static: 500\n";
+        var r = RuleLoader.Parse(good);
+        Assert.Empty(r.Errors);
+        var rule = Assert.Single(r.RuleSet!.FactorRules);
+        Assert.Equal(3, rule.When.Count);
+        Assert.Equal(new FactorCondition(Factor.InviteRatio, FactorComparison.Above, true, 4, 0.6), rule.When[0]);
+        Assert.Equal(new FactorCondition(Factor.RequestResponseRatio, FactorComparison.Above, false, 1.5, null), rule.When[1]);
+        Assert.Equal(FactorComparison.RatioToBaseline, rule.When[2].Comparison);
+
+        (string Yaml, string Error)[] bad =
+        [
+            (good.Replace("invite_ratio", "invite_rate"), "rules.yaml:7:17: unknown factor 'invite_rate'"),
+            (good.Replace("baseline + 4 sigma", "baseline + lots"), "rules.yaml:8:16: 'baseline + lots' is neither a number nor 'baseline + K sigma'"),
+            (good.Replace("window: 10s", "window: 30s"), "rules.yaml:4:13: a factor rule's window is 10s or 60s"),
+            (good.Replace("above: 1.5", "above: 1.5\n        below: 0.5"), "rules.yaml:12:16: a condition has one of above, below or ratio_to_baseline"),
+            (good.Replace("above: 1.5", "above: 1.5\n        static: 2"), "'static' is the fallback of a condition on the baseline"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [ban]\n"), "its action is alert (not 'ban')"),
+        ];
+        foreach (var (yaml, error) in bad)
+        {
+            var e = RuleLoader.Parse(yaml);
+            Assert.True(e.Errors.Count > 0, error);
+            Assert.Contains(error, e.Errors[0].ToString());
+        }
+    }
+
+    /// <summary>
+    /// Four weeks of synthetic traffic, compressed (one-hour slots, the first 40 seconds of each hour carry traffic),
+    /// with a daily pattern: quiet nights, a peak at 13:00 five times the night's volume. Three weeks teach the
+    /// baseline; in the fourth, an INVITE flood is injected on Wednesday at 14:00. Only the flood may fire: not the
+    /// daily peaks, which static thresholds low enough to see the flood would take for attacks.
+    /// </summary>
+    [Fact]
+    public void A_learned_week_pattern_lets_only_the_flood_fire()
+    {
+        var ruleYaml = File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml"));
+        var rules = RuleLoader.Parse(ruleYaml, "behaviour.yaml").RuleSet!.FactorRules;
+        Assert.NotEmpty(rules);
+        var baseline = new Baseline(slotMinutes: 60, weeks: 13);
+        var learner = new BaselineLearner(baseline);
+        var analyzer = new BehaviourAnalyzer();
+        var sink = new ListSink();
+        var monitor = new FactorMonitor(analyzer, learner, sink, () => rules) { MinWeeks = 3 };
+        var m = new EventMaker();
+        var rnd = new Random(11);
+        long floodStart = T0 + (21L * 86400 + 2 * 86400 + 14 * 3600 + 15) * 1_000_000_000; // week 4, Wednesday 14:00:15
+        long floodEnd = floodStart + 15_000_000_000;
+        int call = 0;
+        uint ssrc = 1;
+        var peaks = new List<double>();
+        for (int hour = 0; hour < 28 * 24; hour++)
+        {
+            int h = hour % 24;
+            double rate = 2 + 8 * Math.Max(0, Math.Sin(Math.PI * (h - 6) / 14.0)); // calls per second
+            for (int sec = 0; sec < 40; sec++)
+            {
+                long t = T0 + ((long)hour * 3600 + sec) * 1_000_000_000;
+                int calls = Poisson(rnd, rate);
+                for (int c = 0; c < calls; c++, call++)
+                {
+                    string id = $"call{call}";
+                    long u = t + rnd.Next(900) * 1_000_000L;
+                    analyzer.OnEvent(m.Request(u, SipMethod.Invite, id, from: $"sip:u{call % 500}@example.com"));
+                    analyzer.OnEvent(m.Response(u + 1_000_000, 180, SipMethod.Invite, id));
+                    analyzer.OnEvent(m.Response(u + 2_000_000, 200, SipMethod.Invite, id));
+                    analyzer.OnEvent(m.Request(u + 3_000_000, SipMethod.Ack, id));
+                    analyzer.OnEvent(m.Request(u + 4_000_000, SipMethod.Bye, id));
+                    analyzer.OnEvent(m.Response(u + 5_000_000, 200, SipMethod.Bye, id));
+                    for (int q = 0; q < 3; q++)
+                    {
+                        analyzer.OnEvent(EventMaker.Rtp(u + q * 20_000_000L, ssrc, (ushort)q, (uint)q * 160));
+                        analyzer.OnEvent(EventMaker.Rtp(u + q * 20_000_000L, ssrc + 1, (ushort)q, (uint)q * 160));
+                    }
+                    ssrc += 2;
+                }
+                if (t >= floodStart && t < floodEnd)
+                    for (int f = 0; f < 400; f++)
+                        analyzer.OnEvent(m.Request(t + f * 2_000_000L, SipMethod.Invite, $"flood{t}-{f}", from: "sip:100@attacker.example"));
+                monitor.Tick(t + 1_000_000_000);
+            }
+            if (hour >= 21 * 24 && h == 13) peaks.Add(monitor.LongWindow[(int)Factor.SipMessagesPerSecond]);
+        }
+        learner.Flush();
+        var alerts = sink.Alerts.Select(x => x.TimestampNs).ToList();
+        var inFlood = alerts.Where(t => t >= floodStart && t <= floodEnd + 10_000_000_000).ToList();
+        var falseAlarms = alerts.Count - inFlood.Count;
+        double delay = inFlood.Count > 0 ? (inFlood[0] - floodStart) / 1e9 : double.NaN;
+        var (peakSlot, week) = baseline.SlotOf(T0 + 21L * 86400 * 1_000_000_000 + 13L * 3600 * 1_000_000_000);
+        var (nightSlot, _) = baseline.SlotOf(T0 + 21L * 86400 * 1_000_000_000 + 3L * 3600 * 1_000_000_000);
+        var peak = baseline.Stats(peakSlot, Factor.SipMessagesPerSecond, week);
+        var night = baseline.Stats(nightSlot, Factor.SipMessagesPerSecond, week);
+        output.WriteLine($"{alerts.Count} alert(s): {inFlood.Count} in the flood, {falseAlarms} false; detection delay {delay:0.0} s after the flood began");
+        output.WriteLine($"baseline sip_messages_per_second at 13:00 {peak.Mean:0.0} +- {peak.Sigma:0.0} ({peak.Weeks} weeks), at 03:00 {night.Mean:0.0} +- {night.Sigma:0.0}; " +
+                         $"slots learned {learner.SlotsLearned}, frozen {learner.SlotsFrozen}");
+        Assert.Equal(3, peak.Weeks);
+        Assert.InRange(peak.Mean / night.Mean, 3.5, 7);
+        Assert.Single(inFlood);
+        Assert.Equal(0, falseAlarms);
+        Assert.InRange(delay, 0, 10);
+        Assert.True(learner.SlotsFrozen >= 1, "the flooded slot must not be learned");
+        var fired = Assert.Single(sink.Alerts);
+        Assert.Contains("\"invite_ratio\"", fired.Factors);
+        Assert.Contains("\"static_fallback\":false", fired.Factors);
+    }
+
+    private static int Poisson(Random rnd, double mean)
+    {
+        double l = Math.Exp(-mean), p = 1;
+        int k = 0;
+        do
+        {
+            k++;
+            p *= rnd.NextDouble();
+        } while (p > l);
+        return k - 1;
+    }
+}
