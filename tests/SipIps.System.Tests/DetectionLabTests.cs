@@ -112,6 +112,13 @@ public class DetectionLabTests(ITestOutputHelper output)
         var prefix = Assert.Single(run.Alerts, a => a.GetProperty("rule_id").GetString() == "invite-flood-prefix");
         Assert.Equal("src_prefix=203.0.113.0/24", prefix.GetProperty("key").GetString());
         Assert.True(run.FloodArrivalsNs.Count <= 60, $"{run.FloodArrivalsNs.Count} flood INVITEs reached the UAS");
+        // The traffic-behaviour signature sees the same flood without any key: INVITE ratio, volume, unanswered
+        // requests, calls without media. A new baseline has no history yet, so its static thresholds decide.
+        var signature = Assert.Single(run.Alerts, a => a.GetProperty("rule_id").GetString() == "invite-flood-signature");
+        var factors = signature.GetProperty("factors");
+        Assert.True(factors.GetProperty("invite_ratio").GetProperty("value").GetDouble() > 0.6, factors.ToString());
+        Assert.True(factors.GetProperty("invite_ratio").GetProperty("static_fallback").GetBoolean());
+        Assert.Equal("global", signature.GetProperty("key").GetString());
     }
 
     [RootFact]

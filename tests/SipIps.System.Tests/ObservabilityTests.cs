@@ -66,6 +66,11 @@ public class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(0, Query(lab, "sum(sipips_port_dropped_frames_total)"));
         Assert.True(SpinWait.SpinUntil(() => Query(lab, "sipips_sessions_exported_total") == Calls, 10_000), "sessions exported");
         Assert.Equal(0, Query(lab, "sipips_active_calls"));
+        // The behaviour factors are gauges too: 20 calls at 10/s, INVITE, ACK and BYE in equal parts.
+        Assert.True(SpinWait.SpinUntil(() => Math.Abs(Query(lab, "sipips_factor{factor=\"request_response_ratio\",window=\"60s\"}") - 1.0) < 0.01, 10_000),
+            $"request_response_ratio {Query(lab, "sipips_factor{factor=\"request_response_ratio\",window=\"60s\"}")}");
+        Assert.Equal(1.0 / 3, Query(lab, "sipips_factor{factor=\"invite_ratio\",window=\"60s\"}"), 3);
+        Assert.Equal(0, Query(lab, "sipips_baseline_ready"));
 
         // promtool on the page as served.
         var page = lab.Exec("br", TimeSpan.FromSeconds(10), "curl", "-sf", "http://127.0.0.1:9464/metrics");

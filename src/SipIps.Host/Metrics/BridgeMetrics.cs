@@ -159,7 +159,7 @@ internal sealed class BridgeMetrics(
                     p.Sample("sipips_factor", shortWindow[f], ("factor", Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f)), ("window", "10s"));
                     p.Sample("sipips_factor", longWindow[f], ("factor", Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f)), ("window", "60s"));
                 }
-                p.Single("sipips_baseline_weeks", "gauge", "Weeks of history the baseline holds for the current time-of-week slot.", monitor.BaselineWeeks);
+                p.Single("sipips_baseline_history_seconds", "gauge", "History the baseline holds for the current time-of-week slot (whole weeks).", monitor.BaselineWeeks * 604800.0);
                 p.Single("sipips_baseline_ready", "gauge", "1 when the current slot has enough history; 0 while factor rules use their static thresholds.", monitor.BaselineReady ? 1 : 0);
                 p.Single("sipips_factor_rule_firings_total", "counter", "Alerts raised by rules on behaviour factors.", monitor.Fired);
             }
