@@ -37,6 +37,9 @@ public class ConfigTests
     [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  max_file_mb: 10\n", "test.yaml:4:3: clf.path is missing")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  path: /tmp/x\n  rotate_interval: soon\n", "test.yaml:5:20: clf.rotate_interval")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nsessions:\n  capacity: 10\n", "test.yaml:4:13: sessions.capacity must be between 1024")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nbaseline:\n  timezone: Mars/Olympus\n", "test.yaml:4:13: baseline.timezone: unknown time zone 'Mars/Olympus'")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nbaseline:\n  slot: 11m\n", "test.yaml:4:9: baseline.slot must be whole minutes that divide a week")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\nbaseline:\n  weeks: 2\n", "baseline.min_weeks (3) is more than the weeks kept (2)")]
     public void Errors_name_the_place_and_the_problem(string yaml, string expected)
     {
         var e = Error(yaml);

@@ -187,6 +187,15 @@ public class BehaviourTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_factor_names_in_the_rules_documentation_are_the_ones_in_the_code()
+    {
+        string doc = File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "README.md"));
+        var documented = System.Text.RegularExpressions.Regex.Matches(doc, @"^\| `([a-z0-9_]+)` \|", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value).Where(n => !n.EndsWith(".yaml")).Where(n => Factors.TryParse(n, out _) || n.Contains("ratio") || n.Contains("per_second")).ToList();
+        Assert.Equal(Factors.Names, documented);
+    }
+
+    [Fact]
     public void Factor_rules_load_and_their_errors_name_the_place()
     {
         const string good = "rules:\n  - id: flood-signature\n    severity: high\n    window: 10s\n    min_messages: 100\n    when:\n" +

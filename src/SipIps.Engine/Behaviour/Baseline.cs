@@ -84,6 +84,17 @@ public sealed class Baseline
         return new BaselineStats(n, mean, Math.Sqrt(variance));
     }
 
+    /// <summary>The newest week that holds any value, or -1 for an empty baseline.</summary>
+    public int LatestWeek
+    {
+        get
+        {
+            int w = -1;
+            foreach (int x in _weekOf) w = Math.Max(w, x);
+            return w;
+        }
+    }
+
     /// <summary>Slots that hold at least one value of the factor (for status and show).</summary>
     public int SlotsLearned(Factor f)
     {

@@ -46,6 +46,9 @@ internal static class BaselineCommand
         }
         long ns = when.ToUnixTimeMilliseconds() * 1_000_000;
         var (slot, week) = b.SlotOf(ns);
+        // Without --at, the history as it stands after the newest week learned (a baseline seeded from old captures
+        // would otherwise look empty today); with --at, as a bridge would see it at that time.
+        int reference = at is null && b.LatestWeek >= 0 ? b.LatestWeek + 1 : week + 1;
         stdout.WriteLine($"{file}: {b.SlotMinutes}-minute slots over {b.Weeks} weeks, time zone {b.Zone.Id}");
         if (only is null)
         {
@@ -53,7 +56,7 @@ internal static class BaselineCommand
             stdout.WriteLine($"  {"factor",-28} {"weeks",5} {"mean",12} {"sigma",12} {"slots learned",14}");
             for (int f = 0; f < Factors.Count; f++)
             {
-                var s = b.Stats(slot, (Factor)f, week + 1);
+                var s = b.Stats(slot, (Factor)f, reference);
                 stdout.WriteLine($"  {Factors.Name((Factor)f),-28} {s.Weeks,5} {Num(s.Mean),12} {Num(s.Sigma),12} {b.SlotsLearned((Factor)f),14}");
             }
             return ExitCodes.Success;
@@ -61,7 +64,7 @@ internal static class BaselineCommand
         stdout.WriteLine($"{Factors.Name(only.Value)} by time of week (slots with history):");
         for (int s = 0; s < b.Slots; s++)
         {
-            var st = b.Stats(s, only.Value, week + 1);
+            var st = b.Stats(s, only.Value, reference);
             if (st.Weeks > 0) stdout.WriteLine($"  {SlotName(b, s),-10} {Num(st.Mean),12} +- {Num(st.Sigma),-12} ({st.Weeks} week(s))");
         }
         return ExitCodes.Success;

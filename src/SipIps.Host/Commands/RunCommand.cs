@@ -446,6 +446,19 @@ internal static class RunCommand
                 $"  Sessions: {t.Active:N0} open ({t.ActiveCalls:N0} answered calls), {t.ActiveRegistrations:N0} registrations; {t.Exported:N0} exported, " +
                 $"{t.Evicted:N0} evicted; {t.RtpPackets:N0} RTP packets; {x.Lost:N0} events lost (queue full)");
             if (x.Writer is not null) sb.AppendLine(CultureInfo.InvariantCulture, $"  NetFlow v9: {x.FlowPackets:N0} packet(s), {x.Writer.RecordsWritten:N0} record(s), {x.SendErrors:N0} send error(s)");
+            if (x.Monitor is { } m)
+            {
+                var (shortWindow, longWindow) = x.FactorValues();
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"  Behaviour: baseline {(m.BaselineReady ? $"ready ({m.BaselineWeeks} week(s) of history for this slot)" : $"learning ({m.BaselineWeeks} of {m.MinWeeks} week(s) for this slot): rules on factors use their static thresholds")}; " +
+                    $"{m.Fired:N0} factor alert(s); slots learned {x.Learner!.SlotsLearned:N0}, frozen by alarms {x.Learner.SlotsFrozen:N0}");
+                foreach (var f in new[] { Engine.Behaviour.Factor.SipMessagesPerSecond, Engine.Behaviour.Factor.InviteRatio, Engine.Behaviour.Factor.RequestResponseRatio,
+                                          Engine.Behaviour.Factor.CallIdSsrcRatio, Engine.Behaviour.Factor.ErrorResponseRatio, Engine.Behaviour.Factor.PostDialDelaySeconds })
+                {
+                    if (shortWindow.Length == 0) break;
+                    sb.AppendLine(CultureInfo.InvariantCulture, $"    {Engine.Behaviour.Factors.Name(f),-28} 10s {shortWindow[(int)f],10:0.###}   60s {longWindow[(int)f],10:0.###}");
+                }
+            }
         }
         if (state.Clf is { } c)
             sb.AppendLine(CultureInfo.InvariantCulture, $"  SIP CLF: {c.Written:N0} record(s), {c.Lost:N0} lost (queue full), {c.WriteErrors:N0} write error(s), {c.Rotations:N0} rotation(s)");
@@ -531,6 +544,27 @@ internal static class RunCommand
                 w.WriteNumber("netflow_records", x.Writer?.RecordsWritten ?? 0);
                 w.WriteNumber("netflow_send_errors", x.SendErrors);
                 w.WriteEndObject();
+                if (x.Monitor is { } m)
+                {
+                    var (shortWindow, longWindow) = x.FactorValues();
+                    w.WriteStartObject("behaviour");
+                    w.WriteBoolean("baseline_ready", m.BaselineReady);
+                    w.WriteNumber("baseline_weeks", m.BaselineWeeks);
+                    w.WriteNumber("factor_alerts", m.Fired);
+                    w.WriteNumber("slots_learned", x.Learner!.SlotsLearned);
+                    w.WriteNumber("slots_frozen", x.Learner.SlotsFrozen);
+                    foreach (var (name, values) in new[] { ("window_10s", shortWindow), ("window_60s", longWindow) })
+                    {
+                        w.WriteStartObject(name);
+                        for (int f = 0; f < values.Length; f++)
+                        {
+                            if (double.IsNaN(values[f]) || double.IsInfinity(values[f])) w.WriteNull(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f));
+                            else w.WriteNumber(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f), Math.Round(values[f], 6));
+                        }
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndObject();
+                }
             }
             if (state?.Clf is { } c)
             {
