@@ -25,6 +25,7 @@ have lintian || need+=(lintian)
 have fakeroot || need+=(fakeroot)
 have systemd-analyze || need+=(systemd)
 have man || need+=(man-db)
+have chromium || need+=(chromium fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" -ne 0 ]; then

@@ -92,10 +92,11 @@ public static class Program
         modeOption.AcceptOnlyFromAmong("prevent", "detect");
         var netflowOption = new Option<string?>("--netflow") { Description = "Export one NetFlow v9 record per SIP session to this collector, as the bridge does.", HelpName = "HOST:PORT" };
         var sourceIdOption = new Option<uint>("--source-id") { Description = "The NetFlow Source ID.", DefaultValueFactory = _ => 1 };
+        var reportOption = new Option<string?>("--report") { Description = "Write a self-contained HTML report (charts as inline SVG, no network).", HelpName = "FILE" };
         var analyzeBaseline = new Option<string?>("--baseline") { Description = "Compare the behaviour factors with this baseline (rules on factors use it).", HelpName = "FILE" };
         var analyze = new Command("analyze", "Run the engine over a capture file and report what it saw.")
         {
-            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption, netflowOption, sourceIdOption, analyzeBaseline,
+            capture, clf, json, top, noProgress, verifyChecksums, rulesOption, alertsOption, evidenceOption, modeOption, netflowOption, sourceIdOption, analyzeBaseline, reportOption,
         };
         analyze.SetAction(r => AnalyzeCommand.Run(new AnalyzeOptions
         {
@@ -112,6 +113,7 @@ public static class Program
             NetFlow = r.GetValue(netflowOption),
             SourceId = r.GetValue(sourceIdOption),
             BaselinePath = r.GetValue(analyzeBaseline),
+            ReportPath = r.GetValue(reportOption),
         }, stdout, stderr));
         root.Add(analyze);
 

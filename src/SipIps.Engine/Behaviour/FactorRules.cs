@@ -81,6 +81,8 @@ public sealed class FactorMonitor
     public IReadOnlyList<double> LongWindow => _long;
     /// <summary>Whether the last evaluation used the learned baseline (false: static fallback or no baseline).</summary>
     public bool BaselineReady { get; private set; }
+    /// <summary>The last second evaluated (the windows end there).</summary>
+    public long LastEvaluatedSecond => _lastSecond;
     public int BaselineWeeks { get; private set; }
 
     /// <summary>Evaluates every complete second up to the one before <paramref name="nowNs"/>.</summary>

@@ -27,6 +27,8 @@ internal sealed class AnalyzeOptions
     public RuleMode Mode { get; init; } = RuleMode.Detect;
     public string? NetFlow { get; init; }
     public uint SourceId { get; init; } = 1;
+    /// <summary>Write a self-contained HTML report here.</summary>
+    public string? ReportPath { get; init; }
     /// <summary>A baseline file to compare the factors with (read, never written).</summary>
     public string? BaselinePath { get; init; }
 }
@@ -137,7 +139,10 @@ internal static class AnalyzeCommand
             }
             // Sessions, behaviour factors and the rules on them, on capture time, as the bridge's session thread does;
             // with --netflow, the session records are sent as the capture is read.
-            var flows = new CaptureSessions(collector, options.SourceId, stderr, alerts, rules?.FactorRules ?? [], baseline);
+            var flows = new CaptureSessions(collector, options.SourceId, stderr, alerts, rules?.FactorRules ?? [], baseline)
+            {
+                Series = options.ReportPath is null ? null : new SeriesRecorder(CaptureSessions.ChannelCount),
+            };
             var observers = new List<ISipObserver> { report };
             if (clf is not null) observers.Add(clf);
             observers.Add(flows.Observer);
@@ -228,6 +233,18 @@ internal static class AnalyzeCommand
                 packets, engine.Counters.Bytes, first, last, reader.Warning, engine.Counters, report,
                 engine.Tcp.Counters, clfRecords, clock.Elapsed.TotalSeconds, summary, flows.Summary(options.Top));
             if (reader.Warning is not null && !options.Json) stderr.WriteLine($"sipips: warning: {reader.Warning}");
+            if (options.ReportPath is not null)
+            {
+                try
+                {
+                    HtmlReport.Write(options.ReportPath, result, flows.Series!, alerts?.Timeline ?? []);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"sipips: cannot write {options.ReportPath}: {e.Message}");
+                    return ExitCodes.UsageOrIo;
+                }
+            }
             if (options.Json)
             {
                 ReportWriter.WriteJson(stdout, result, options.Top);

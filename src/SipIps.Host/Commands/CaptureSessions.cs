@@ -57,7 +57,40 @@ internal sealed class CaptureSessions : ISessionSink
     public void Tick(long nowNs)
     {
         _now = nowNs;
+        long before = Monitor.LastEvaluatedSecond;
         Monitor.Tick(nowNs);
+        if (Series is not null && Monitor.LastEvaluatedSecond != before) Record(Monitor.LastEvaluatedSecond);
+    }
+
+    /// <summary>The time series behind the HTML report, when one is asked for.</summary>
+    public Output.SeriesRecorder? Series { get; init; }
+
+    /// <summary>The factors the report charts against their baseline band.</summary>
+    public static readonly Factor[] Charted =
+        [Factor.InviteRatio, Factor.RequestResponseRatio, Factor.CallIdSsrcRatio, Factor.SipMessagesPerSecond, Factor.ErrorResponseRatio];
+    public static readonly Factor[] Methods =
+        [Factor.InviteRatio, Factor.RegisterRatio, Factor.ByeRatio, Factor.AckRatio, Factor.CancelRatio, Factor.OptionsRatio];
+    public const int ChannelCount = 2 + 6 + 5 * 3;
+
+    private readonly double[] _point = new double[ChannelCount];
+
+    private void Record(long second)
+    {
+        var s = Monitor.ShortWindow;
+        var l = Monitor.LongWindow;
+        _point[0] = s[(int)Factor.SipMessagesPerSecond];
+        _point[1] = s[(int)Factor.RtpPacketsPerSecond];
+        for (int i = 0; i < Methods.Length; i++) _point[2 + i] = s[(int)Methods[i]];
+        var baseline = Learner?.Baseline;
+        var (slot, week) = baseline?.SlotOf((second + 1) * 1_000_000_000) ?? (0, 0);
+        for (int i = 0; i < Charted.Length; i++)
+        {
+            _point[8 + i] = l[(int)Charted[i]];
+            var st = baseline?.Stats(slot, Charted[i], week) ?? new BaselineStats(0, double.NaN, double.NaN);
+            _point[13 + i] = st.Weeks > 0 ? st.Mean : double.NaN;
+            _point[18 + i] = st.Weeks > 0 ? st.Sigma : double.NaN;
+        }
+        Series!.Add(second, _point);
     }
 
     public void Expire(long nowNs)

@@ -31,9 +31,13 @@ internal sealed class RecordingAlertSink : IAlertSink, IDisposable
     public List<(string Key, string Rule, long FirstNs, bool Enforced)> BannedKeys { get; } = [];
     private readonly HashSet<string> _banned = [];
 
+    /// <summary>Alerts in order (time, rule, key), for the report's timeline; the first 10,000.</summary>
+    public List<(long Ns, string Rule, string Key)> Timeline { get; } = [];
+
     public bool Publish(in AlertEvent alert)
     {
         Alerts++;
+        if (Timeline.Count < 10_000) Timeline.Add((alert.TimestampNs, alert.RuleId, Encoding.UTF8.GetString(alert.Text(AlertTextField.Key))));
         AlertsByRule[alert.RuleId] = AlertsByRule.GetValueOrDefault(alert.RuleId) + 1;
         if (alert.Action == ActionKind.Ban)
         {
