@@ -135,6 +135,32 @@ public class BehaviourTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Status_code_ratios_are_kept_per_server()
+    {
+        var a = new BehaviourAnalyzer(servers: 4);
+        var m = new EventMaker();
+        for (int s = 0; s < 10; s++)
+        {
+            long t = T0 + s * 1_000_000_000L;
+            for (int i = 0; i < 10; i++)
+            {
+                var ok = m.Response(t, i < 2 ? 503 : 200, SipMethod.Invite, $"a{s}-{i}");
+                a.OnEvent(ok);                                        // server 198.51.100.20: 20% errors
+                var other = m.Response(t, i < 9 ? 404 : 200, SipMethod.Invite, $"b{s}-{i}");
+                other.Source = IpAddr.FromV4(0xC6336415);             // server 198.51.100.21: 90% errors
+                a.OnEvent(other);
+            }
+        }
+        var servers = a.Servers(T0 / 1_000_000_000 + 9, 10);
+        Assert.Equal(2, servers.Count);
+        Assert.Equal((EventMaker.Server, 100L), (servers.Single(x => x.Server == EventMaker.Server).Server, servers.Single(x => x.Server == EventMaker.Server).Responses));
+        Assert.Equal(0.2, servers.Single(x => x.Server == EventMaker.Server).ErrorRatio, 9);
+        Assert.Equal(0.9, servers.Single(x => x.Server != EventMaker.Server).ErrorRatio, 9);
+        // Two minutes later the window is empty.
+        Assert.Empty(a.Servers(T0 / 1_000_000_000 + 200, 60));
+    }
+
+    [Fact]
     public void Volume_change_compares_a_window_with_the_one_before()
     {
         var a = new BehaviourAnalyzer();

@@ -41,8 +41,19 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
     private readonly ulong[] _aor;
     private readonly long[] _aorTime;
 
-    public BehaviourAnalyzer(int streams = 8192, int aors = 16384)
+    // Per server (the address that answers): responses and error responses per second, for the most active servers.
+    private readonly IpAddr[] _server;
+    private readonly long[] _serverCounts; // [server, second, 2]
+    private readonly long[] _serverLastSeen;
+    private readonly long[] _serverSecond;
+
+    public BehaviourAnalyzer(int streams = 8192, int aors = 16384, int servers = 64)
     {
+        _server = new IpAddr[servers];
+        _serverCounts = new long[servers * Seconds * 2];
+        _serverLastSeen = new long[servers];
+        _serverSecond = new long[servers * Seconds];
+        Array.Fill(_serverSecond, long.MinValue);
         _ssrc = new uint[streams];
         _lastSeq = new ushort[streams];
         _lastArrival = new long[streams];
@@ -120,6 +131,7 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         }
         Count(second, C.Responses)++;
         if (e.StatusCode >= 400) Count(second, C.Errors)++;
+        CountServer(e.Source, second, e.StatusCode >= 400);
         if (e.CSeqMethod == SipMethod.Register && e.StatusCode is >= 200 and < 300)
         {
             int i = (int)(to % (ulong)_aor.Length);
@@ -136,6 +148,57 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
             _aor[i] = to;
             _aorTime[i] = e.TimestampNs;
         }
+    }
+
+    private void CountServer(in IpAddr server, long second, bool error)
+    {
+        // Linear scan of a small table; when full, the server idle longest gives way.
+        int found = -1, idlest = 0;
+        for (int i = 0; i < _server.Length; i++)
+        {
+            if (_serverLastSeen[i] > 0 && _server[i] == server)
+            {
+                found = i;
+                break;
+            }
+            if (_serverLastSeen[i] < _serverLastSeen[idlest]) idlest = i;
+        }
+        if (found < 0)
+        {
+            found = idlest;
+            _server[found] = server;
+            Array.Fill(_serverSecond, long.MinValue, found * Seconds, Seconds);
+        }
+        _serverLastSeen[found] = Math.Max(_serverLastSeen[found], second);
+        int idx = found * Seconds + Slot(second);
+        if (_serverSecond[idx] != second)
+        {
+            _serverSecond[idx] = second;
+            _serverCounts[idx * 2] = 0;
+            _serverCounts[idx * 2 + 1] = 0;
+        }
+        _serverCounts[idx * 2]++;
+        if (error) _serverCounts[idx * 2 + 1]++;
+    }
+
+    /// <summary>Per server over the last <paramref name="window"/> seconds: responses and the share of 4xx-6xx (allocates; for status and reports).</summary>
+    public List<(IpAddr Server, long Responses, double ErrorRatio)> Servers(long last, int window)
+    {
+        var list = new List<(IpAddr, long, double)>();
+        for (int i = 0; i < _server.Length; i++)
+        {
+            if (_serverLastSeen[i] == 0 || _serverLastSeen[i] <= last - window) continue;
+            long responses = 0, errors = 0;
+            for (long s = last - window + 1; s <= last; s++)
+            {
+                int idx = i * Seconds + Slot(s);
+                if (_serverSecond[idx] != s) continue;
+                responses += _serverCounts[idx * 2];
+                errors += _serverCounts[idx * 2 + 1];
+            }
+            if (responses > 0) list.Add((_server[i], responses, (double)errors / responses));
+        }
+        return [.. list.OrderByDescending(x => x.Item2)];
     }
 
     /// <summary>A post-dial delay measured by session tracking (INVITE to first final response).</summary>

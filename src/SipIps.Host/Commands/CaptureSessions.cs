@@ -111,7 +111,7 @@ internal sealed class CaptureSessions : ISessionSink
 
     public Output.BehaviourSummary Summary(int top) =>
         new([.. Monitor.ShortWindow], [.. Monitor.LongWindow], Monitor.History, Monitor.BaselineWeeks, Monitor.BaselineReady,
-            [.. Behaviour.Top.Top(top)], Behaviour.Top.ErrorBound);
+            [.. Behaviour.Top.Top(top)], Behaviour.Top.ErrorBound, Behaviour.Servers(Monitor.LastEvaluatedSecond, BehaviourAnalyzer.WindowLong));
 
     void ISessionSink.OnSession(in SessionState session, SessionEndReason reason)
     {

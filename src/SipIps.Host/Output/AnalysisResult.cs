@@ -28,7 +28,8 @@ internal sealed record BehaviourSummary(
     int BaselineWeeks,
     bool BaselineReady,
     List<Engine.Analysis.TopK.Item> TopUsers,
-    long TopUsersErrorBound);
+    long TopUsersErrorBound,
+    List<(Engine.Common.IpAddr Server, long Responses, double ErrorRatio)> Servers);
 
 /// <summary>What the rules did over the capture.</summary>
 internal sealed record DetectionSummary(

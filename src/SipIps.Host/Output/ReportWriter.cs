@@ -225,6 +225,16 @@ internal static class ReportWriter
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        w.WriteStartArray("servers");
+        foreach (var (server, responses, errors) in b.Servers)
+        {
+            w.WriteStartObject();
+            w.WriteString("address", server.ToString());
+            w.WriteNumber("responses_60s", responses);
+            w.WriteNumber("error_response_ratio_60s", Math.Round(errors, 6));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteStartArray("factor_alerts");
         foreach (var (t, id, results) in b.Firings)
         {
@@ -255,6 +265,8 @@ internal static class ReportWriter
             string Fmt(double v) => double.IsNaN(v) || double.IsInfinity(v) ? "-" : v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
             o.WriteLine($"  {Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f),-28} {Fmt(b.Short[f]),12} {Fmt(b.Long[f]),12}");
         }
+        foreach (var (server, responses, errors) in b.Servers.Take(10))
+            o.WriteLine($"  server {server,-39} {responses,8:N0} responses in 60 s, error_response_ratio {errors:0.###}");
         if (b.Firings.Count > 0)
         {
             o.WriteLine($"  Rules on factors fired {b.Firings.Count:N0} time(s){(b.BaselineReady ? "" : " (baseline not ready: static thresholds)")}:");
