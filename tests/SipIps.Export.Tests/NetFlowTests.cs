@@ -238,8 +238,11 @@ public class NetFlowTests(ITestOutputHelper output)
         Assert.Equal(1UL, r.GetUnsigned(Ie.InviteRequests));
         Assert.Equal(1UL, r.GetUnsigned(Ie.AckRequests));
         Assert.Equal(1UL, r.GetUnsigned(Ie.ByeRequests));
-        Assert.Equal(2UL, r.GetUnsigned(Ie.Responses1xx));
-        Assert.Equal(2UL, r.GetUnsigned(Ie.Responses2xx));
+        Assert.Equal(3UL, r.GetUnsigned(Ie.InviteResponses)); // 100, 180, 200
+        Assert.Equal(1UL, r.GetUnsigned(Ie.ByeResponses));
+        Assert.Equal(0UL, r.GetUnsigned(Ie.CancelResponses));
+        Assert.Equal(0UL, r.GetUnsigned(Ie.OtherResponses));
+        Assert.Equal(0UL, r.GetUnsigned(Ie.ErrorResponses));
         Assert.Equal(0xAAAA0001UL, r.GetUnsigned(Ie.RtpSsrc));
         Assert.Equal(0xBBBB0002UL, r.GetUnsigned(Ie.ReverseSsrc));
         Assert.Equal(2UL, r.GetUnsigned(Ie.RtpSsrcCount));

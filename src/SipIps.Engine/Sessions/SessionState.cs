@@ -29,8 +29,9 @@ public enum SessionEndReason : byte
 [InlineArray(Slots)]
 public struct MessageCounts
 {
-    /// <summary>0..14: requests by <see cref="SipMethod"/>; 15..20: responses 1xx..6xx.</summary>
-    public const int Slots = SipMethods.Count + 6;
+    /// <summary>0..14: requests by <see cref="SipMethod"/>; 15..20: responses 1xx..6xx; 21..35: responses by CSeq method.</summary>
+    public const int Slots = SipMethods.Count + 6 + SipMethods.Count;
+    public const int ResponsesByMethod = SipMethods.Count + 6;
     private uint _first;
 
     public static int ResponseSlot(int status) => SipMethods.Count + Math.Clamp(status / 100, 1, 6) - 1;
@@ -195,6 +196,8 @@ public struct SessionState
 
     public readonly uint Requests(SipMethod method) => Counts[(int)method];
     public readonly uint Responses(int statusClass) => Counts[SipMethods.Count + statusClass - 1];
+    /// <summary>Responses whose CSeq names this method.</summary>
+    public readonly uint ResponsesTo(SipMethod method) => Counts[MessageCounts.ResponsesByMethod + (int)method];
     public readonly uint RequestTotal
     {
         get
@@ -209,7 +212,7 @@ public struct SessionState
         get
         {
             uint n = 0;
-            for (int i = SipMethods.Count; i < MessageCounts.Slots; i++) n += Counts[i];
+            for (int i = SipMethods.Count; i < MessageCounts.ResponsesByMethod; i++) n += Counts[i];
             return n;
         }
     }

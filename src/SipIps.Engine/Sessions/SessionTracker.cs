@@ -197,6 +197,7 @@ public sealed class SessionTracker : ISessionEventSink
         else
         {
             s.Counts[MessageCounts.ResponseSlot(e.StatusCode)]++;
+            s.Counts[MessageCounts.ResponsesByMethod + (int)e.CSeqMethod]++;
             if (s.ToTagLength == 0 && e.ToTagLength > 0)
             {
                 s.ToTag = e.ToTag;

@@ -31,7 +31,7 @@ public static class Ie
     public const ushort InviteMs = 61010, TryingMs = 61011, RingingMs = 61012, InviteOkMs = 61013, AckMs = 61014, ByeMs = 61015;
     public const ushort ByeOkMs = 61016, InviteFailureMs = 61017, CancelMs = 61018;
     public const ushort InviteRequests = 61020, AckRequests = 61021, ByeRequests = 61022, CancelRequests = 61023, OtherRequests = 61024;
-    public const ushort Responses1xx = 61025, Responses2xx = 61026, Responses3xx = 61027, Responses4xx = 61028, Responses5xx = 61029, Responses6xx = 61030;
+    public const ushort InviteResponses = 61031, ByeResponses = 61032, CancelResponses = 61033, OtherResponses = 61034, ErrorResponses = 61035;
     public const ushort ReverseSsrc = 61040, RtpInPkts = 61041, RtpOutPkts = 61042, RtpBytes = 61043, RtpSsrcCount = 61044, Authenticated = 61045;
     public const ushort Method = 61050, RequestMs = 61051, FinalMs = 61052, Requests = 61053, ResponsesTotal = 61054, Expires = 61055;
     public const ushort CallerMediaV6 = 61060, CalleeMediaV6 = 61061;
@@ -65,7 +65,7 @@ public static class SessionFlows
             F(Ie.SipByeTime, 4), F(Ie.SipByeOkTime, 4), F(Ie.SipCancelTime, 4), F(Ie.SipCancelOkTime, 4),
             F(Ie.InviteMs, 8), F(Ie.TryingMs, 8), F(Ie.RingingMs, 8), F(Ie.InviteOkMs, 8), F(Ie.AckMs, 8), F(Ie.ByeMs, 8), F(Ie.ByeOkMs, 8),
             F(Ie.InviteRequests, 2), F(Ie.AckRequests, 2), F(Ie.ByeRequests, 2), F(Ie.CancelRequests, 2), F(Ie.OtherRequests, 2),
-            F(Ie.Responses1xx, 2), F(Ie.Responses2xx, 2), F(Ie.Responses3xx, 2), F(Ie.Responses4xx, 2), F(Ie.Responses5xx, 2), F(Ie.Responses6xx, 2),
+            F(Ie.InviteResponses, 2), F(Ie.ByeResponses, 2), F(Ie.CancelResponses, 2), F(Ie.OtherResponses, 2), F(Ie.ErrorResponses, 2),
         ]);
         if (v6) f.AddRange([F(Ie.CallerMediaV6, 16), F(Ie.SipRtpL4SrcPort, 2), F(Ie.CalleeMediaV6, 16), F(Ie.SipRtpL4DstPort, 2)]);
         else f.AddRange([F(Ie.SipRtpIpv4SrcAddr, 4), F(Ie.SipRtpL4SrcPort, 2), F(Ie.SipRtpIpv4DstAddr, 4), F(Ie.SipRtpL4DstPort, 2)]);
@@ -157,7 +157,13 @@ public static class SessionFlows
                 case Ie.OtherRequests:
                     w.Unsigned(Cap16(s.RequestTotal - s.Requests(SipMethod.Invite) - s.Requests(SipMethod.Ack) - s.Requests(SipMethod.Bye) - s.Requests(SipMethod.Cancel)), n);
                     break;
-                case >= Ie.Responses1xx and <= Ie.Responses6xx: w.Unsigned(Cap16(s.Responses(f.Type - Ie.Responses1xx + 1)), n); break;
+                case Ie.InviteResponses: w.Unsigned(Cap16(s.ResponsesTo(SipMethod.Invite)), n); break;
+                case Ie.ByeResponses: w.Unsigned(Cap16(s.ResponsesTo(SipMethod.Bye)), n); break;
+                case Ie.CancelResponses: w.Unsigned(Cap16(s.ResponsesTo(SipMethod.Cancel)), n); break;
+                case Ie.OtherResponses:
+                    w.Unsigned(Cap16(s.ResponseTotal - s.ResponsesTo(SipMethod.Invite) - s.ResponsesTo(SipMethod.Bye) - s.ResponsesTo(SipMethod.Cancel)), n);
+                    break;
+                case Ie.ErrorResponses: w.Unsigned(Cap16(s.Responses(4) + s.Responses(5) + s.Responses(6)), n); break;
                 case Ie.Requests: w.Unsigned(Cap16(s.RequestTotal), n); break;
                 case Ie.ResponsesTotal: w.Unsigned(Cap16(s.ResponseTotal), n); break;
                 case Ie.SipRtpIpv4SrcAddr or Ie.CallerMediaV6: w.Bytes(address[..s.CallerMedia.WriteBytes(address)], n); break;
