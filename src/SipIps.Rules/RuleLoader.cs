@@ -220,6 +220,8 @@ public static partial class RuleLoader
         long minMessages = 50, cooldown = 60_000_000_000;
         double score = 100;
         var when = new List<FactorCondition>();
+        bool protect = false;
+        long protectNs = 60_000_000_000;
         YamlTree.Each(map, "a factor rule", new Dictionary<string, Action<YNode>>
         {
             ["id"] = n =>
@@ -249,8 +251,13 @@ public static partial class RuleLoader
             ["actions"] = n =>
             {
                 foreach (var (value, item) in YamlTree.Strings(n, "actions"))
-                    if (value != "alert") throw item.Error($"a factor rule has no key to drop, rate-limit or ban: its action is alert (not '{value}')");
+                {
+                    if (value == "protect") protect = true;
+                    else if (value != "alert")
+                        throw item.Error($"a factor rule has no key to rate-limit or ban: its actions are alert and protect (not '{value}')");
+                }
             },
+            ["protect_for"] = n => protectNs = YamlTree.Duration(n, "protect_for", 1_000_000_000, 86_400_000_000_000),
             ["when"] = n =>
             {
                 foreach (var item in YamlTree.Sequence(n, "when").Items) when.Add(ParseCondition(item));
@@ -263,6 +270,7 @@ public static partial class RuleLoader
         {
             Id = id, Description = description ?? "", Severity = severity, Mode = mode, WindowSeconds = window, When = when,
             MinMessages = minMessages, Score = score, CooldownNs = cooldown, File = node.File, Line = node.Line,
+            ProtectNs = protect ? protectNs : 0,
         };
     }
 

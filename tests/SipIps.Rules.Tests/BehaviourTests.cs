@@ -1,6 +1,7 @@
 using System.Text;
 using SipIps.Engine.Behaviour;
 using SipIps.Engine.Common;
+using SipIps.Engine.Detection;
 using SipIps.Engine.Sessions;
 using SipIps.Engine.Sip;
 using Xunit;
@@ -172,7 +173,7 @@ public class BehaviourTests(ITestOutputHelper output)
         a.Evaluate(T0 / 1_000_000_000 + 19, 10, v);
         Assert.Equal(4.0, F(v, Factor.SipVolumeChange), 9);
         Assert.Equal(1.0, F(v, Factor.OptionsRatio), 9);
-        Assert.True(double.IsNaN(F(v, Factor.RequestResponseRatio)), "no responses: undefined");
+        Assert.Equal(200.0, F(v, Factor.RequestResponseRatio), 9); // no response at all: the 200 requests over one
     }
 
     [Fact]
@@ -243,7 +244,7 @@ public class BehaviourTests(ITestOutputHelper output)
             (good.Replace("window: 10s", "window: 30s"), "rules.yaml:4:13: a factor rule's window is 10s or 60s"),
             (good.Replace("above: 1.5", "above: 1.5\n        below: 0.5"), "rules.yaml:12:16: a condition has one of above, below or ratio_to_baseline"),
             (good.Replace("above: 1.5", "above: 1.5\n        static: 2"), "'static' is the fallback of a condition on the baseline"),
-            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [ban]\n"), "its action is alert (not 'ban')"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [ban]\n"), "its actions are alert and protect (not 'ban')"),
         ];
         foreach (var (yaml, error) in bad)
         {
@@ -328,8 +329,59 @@ public class BehaviourTests(ITestOutputHelper output)
         Assert.InRange(delay, 0, 10);
         Assert.True(learner.SlotsFrozen >= 1, "the flooded slot must not be learned");
         var fired = Assert.Single(sink.Alerts);
+        Assert.Equal(ActionKind.Drop, fired.Action); // protect
         Assert.Contains("\"invite_ratio\"", fired.Factors);
         Assert.Contains("\"static_fallback\":false", fired.Factors);
+    }
+
+    /// <summary>
+    /// The signature's protect action: while it holds, a new INVITE from a source that never proved itself is dropped;
+    /// known callers, calls in progress and every other method go on. Detect mode drops nothing.
+    /// </summary>
+    [Fact]
+    public void Protection_drops_new_calls_from_unknown_sources_only()
+    {
+        var h = new Harness(RuleSet.Empty);
+        h.CompleteCall("192.0.2.10", "198.51.100.20"); // a known caller
+        string inCall = h.NewCallId();
+        Assert.False(h.Send(Harness.Invite("carol", inCall), "203.0.113.5", "198.51.100.20").IsDrop);
+        h.Send(Harness.Response(200, "OK", "INVITE", "sip:alice@example.com", "sip:carol@198.51.100.20", inCall), "198.51.100.20", "203.0.113.5");
+
+        h.Shared.Protect(h.Clock.NowNs + 60_000_000_000, "invite-flood-signature");
+        Assert.True(h.Send(Harness.Invite("bob", h.NewCallId()), "203.0.113.7", "198.51.100.20").IsDrop, "unknown source, new call");
+        Assert.False(h.Send(Harness.Invite("bob", h.NewCallId()), "192.0.2.10", "198.51.100.20").IsDrop, "known source");
+        Assert.False(h.Send(Harness.Request("ACK", "sip:carol@198.51.100.20", "sip:alice@example.com", "sip:carol@198.51.100.20", inCall, toTag: "tt1"),
+            "203.0.113.5", "198.51.100.20").IsDrop, "a call in progress");
+        Assert.False(h.Send(Harness.Request("REGISTER", "sip:198.51.100.20", "sip:dave@example.com", "sip:dave@example.com", h.NewCallId()),
+            "203.0.113.7", "198.51.100.20").IsDrop, "not an INVITE");
+        Assert.Equal(1, h.Engine.Counters.ProtectDrops);
+        h.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.False(h.Send(Harness.Invite("bob", h.NewCallId()), "203.0.113.7", "198.51.100.20").IsDrop, "protection over");
+        h.Shared.Protect(h.Clock.NowNs + 60_000_000_000, "invite-flood-signature");
+        h.Shared.Mode = RuleMode.Detect;
+        Assert.False(h.Send(Harness.Invite("bob", h.NewCallId()), "203.0.113.8", "198.51.100.20").IsDrop, "detect mode");
+    }
+
+    [Fact]
+    public void The_shipped_signature_protects_and_its_alert_says_so()
+    {
+        var rules = RuleLoader.Parse(File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml")), "behaviour.yaml").RuleSet!.FactorRules;
+        Assert.Equal(60_000_000_000, Assert.Single(rules).ProtectNs);
+        var analyzer = new BehaviourAnalyzer();
+        var sink = new ListSink();
+        long until = 0;
+        var monitor = new FactorMonitor(analyzer, null, sink, () => rules, (t, _) => until = t);
+        var m = new EventMaker();
+        for (int s = 0; s < 12; s++)
+        {
+            long t = T0 + s * 1_000_000_000L;
+            for (int i = 0; i < 800; i++) analyzer.OnEvent(m.Request(t + i * 1_000_000L, SipMethod.Invite, $"f{s}-{i}"));
+            monitor.Tick(t + 1_000_000_000);
+        }
+        var alert = Assert.Single(sink.Alerts);
+        Assert.Equal(ActionKind.Drop, alert.Action);
+        Assert.True(alert.Enforced);
+        Assert.Equal(alert.TimestampNs + 60_000_000_000, until);
     }
 
     private static int Poisson(Random rnd, double mean)

@@ -119,6 +119,10 @@ public class DetectionLabTests(ITestOutputHelper output)
         Assert.True(factors.GetProperty("invite_ratio").GetProperty("value").GetDouble() > 0.6, factors.ToString());
         Assert.True(factors.GetProperty("invite_ratio").GetProperty("static_fallback").GetBoolean());
         Assert.Equal("global", signature.GetProperty("key").GetString());
+        // Its protect action: new calls from unknown sources wait for a minute (the legitimate caller is known).
+        Assert.Equal("drop", signature.GetProperty("action").GetString());
+        Assert.True(signature.GetProperty("blocked").GetBoolean());
+        Assert.Equal(60, signature.GetProperty("ttl_s").GetDouble());
     }
 
     [RootFact]

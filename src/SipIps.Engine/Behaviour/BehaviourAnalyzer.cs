@@ -285,7 +285,8 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         factors[(int)Factor.AckRatio] = Ratio(Sum(C.Ack, last, window), requests);
         factors[(int)Factor.CancelRatio] = Ratio(Sum(C.Cancel, last, window), requests);
         factors[(int)Factor.OptionsRatio] = Ratio(Sum(C.Options, last, window), requests);
-        factors[(int)Factor.RequestResponseRatio] = Ratio(requests, responses);
+        // Unanswered requests (a flood at a server that gave up) must not make the ratio undefined: at least one response.
+        factors[(int)Factor.RequestResponseRatio] = requests == 0 ? double.NaN : (double)requests / Math.Max(1, responses);
         long invites = Sum(C.Invite, last, window);
         // Distinct counts are estimated; with nothing counted, the ratio is undefined, not 0/0 noise.
         double inviteCalls = invites == 0 ? 0 : Distinct(D.InviteCallIds, last, window, scratch);

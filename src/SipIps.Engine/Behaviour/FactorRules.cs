@@ -35,6 +35,11 @@ public sealed record FactorRule
     public double Score { get; init; } = 100;
     /// <summary>After firing, the rule stays quiet this long (one alert per episode, not one per second).</summary>
     public long CooldownNs { get; init; } = 60_000_000_000;
+    /// <summary>
+    /// When above zero, firing also turns on protection for this long: new INVITEs from sources that are not known
+    /// (never registered, never completed a call) are dropped, in prevent mode.
+    /// </summary>
+    public long ProtectNs { get; init; }
     public string File { get; init; } = "";
     public int Line { get; init; }
 }
@@ -56,9 +61,12 @@ public sealed class FactorMonitor
     private readonly double[] _short = new double[Factors.Count];
     private readonly double[] _long = new double[Factors.Count];
     private long _lastSecond = long.MinValue;
+    private readonly Action<long, string>? _protect;
 
-    public FactorMonitor(BehaviourAnalyzer analyzer, BaselineLearner? learner, IAlertSink alerts, Func<IReadOnlyList<FactorRule>> rules)
+    public FactorMonitor(BehaviourAnalyzer analyzer, BaselineLearner? learner, IAlertSink alerts, Func<IReadOnlyList<FactorRule>> rules,
+        Action<long, string>? protect = null)
     {
+        _protect = protect;
         _analyzer = analyzer;
         _learner = learner;
         _alerts = alerts;
@@ -190,10 +198,12 @@ public sealed class FactorMonitor
             PerCount = -1,
             Threshold = rule.MinMessages,
             WindowNs = rule.WindowSeconds * 1_000_000_000L,
-            Action = ActionKind.Alert,
-            Enforced = Mode == RuleMode.Prevent && rule.Mode == RuleMode.Prevent,
+            Action = rule.ProtectNs > 0 ? ActionKind.Drop : ActionKind.Alert,
+            Enforced = rule.ProtectNs > 0 && Mode == RuleMode.Prevent && rule.Mode == RuleMode.Prevent,
+            TtlNs = rule.ProtectNs,
             Factors = json.ToString(),
         };
+        if (alert.Enforced) _protect?.Invoke(at + rule.ProtectNs, rule.Id);
         alert.ClearText();
         alert.SetText(AlertTextField.Key, "global"u8);
         _alerts.Publish(alert);

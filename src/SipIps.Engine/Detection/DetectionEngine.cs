@@ -48,6 +48,27 @@ public sealed class DetectionShared(RuleSetHolder rules, EnforcementTable enforc
     public IAlertSink Alerts { get; } = alerts;
     public DetectionOptions Options { get; } = options;
 
+    private long _protectUntilNs = long.MinValue;
+
+    /// <summary>
+    /// Until this time (packet clock), new INVITEs from sources that are not known (never registered, never completed
+    /// a call) are dropped: a rule on behaviour factors saw a flood that no single key explains.
+    /// </summary>
+    public long ProtectUntilNs => Volatile.Read(ref _protectUntilNs);
+    public string? ProtectRule { get; private set; }
+
+    /// <summary>Starts or extends the protection (never shortens it).</summary>
+    public void Protect(long untilNs, string ruleId)
+    {
+        long current;
+        do
+        {
+            current = Volatile.Read(ref _protectUntilNs);
+            if (untilNs <= current) return;
+        } while (Interlocked.CompareExchange(ref _protectUntilNs, untilNs, current) != current);
+        ProtectRule = ruleId;
+    }
+
     /// <summary>The global mode (detect overrides every rule); a reload may change it.</summary>
     public RuleMode Mode
     {
@@ -100,6 +121,8 @@ public sealed class DetectionCounters
     public long BanDrops;
     public long RateLimitDrops;
     public long RuleDrops;
+    /// <summary>New INVITEs from unknown sources dropped while a behaviour rule's protection was on.</summary>
+    public long ProtectDrops;
     public long AlertsLost;
     public long DialogsUntracked;
     public readonly Dictionary<string, RuleCounters> Rules = new(StringComparer.Ordinal);
@@ -198,6 +221,14 @@ public sealed class DetectionEngine : IVerdictHook
         {
             Counters.BanDrops++;
             return Verdict.Drop(DropReason.Ban);
+        }
+
+        // Protection (a behaviour rule saw a flood): a new call from a source that never proved itself waits.
+        if (!allow && message.IsRequest && message.Method == SipMethod.Invite && !f.DialogKnown && !f.SourceKnown
+            && now < _shared.ProtectUntilNs && _shared.Mode == RuleMode.Prevent)
+        {
+            Counters.ProtectDrops++;
+            return Verdict.Drop(DropReason.Rule);
         }
 
         var list = rules.For(message);

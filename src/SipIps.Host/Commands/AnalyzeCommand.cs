@@ -139,7 +139,7 @@ internal static class AnalyzeCommand
             }
             // Sessions, behaviour factors and the rules on them, on capture time, as the bridge's session thread does;
             // with --netflow, the session records are sent as the capture is read.
-            var flows = new CaptureSessions(collector, options.SourceId, stderr, alerts, rules?.FactorRules ?? [], baseline)
+            var flows = new CaptureSessions(collector, options.SourceId, stderr, alerts, rules?.FactorRules ?? [], baseline, detection: detection?.Shared)
             {
                 Series = options.ReportPath is null ? null : new SeriesRecorder(CaptureSessions.ChannelCount),
             };

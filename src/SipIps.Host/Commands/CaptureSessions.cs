@@ -20,7 +20,7 @@ internal sealed class CaptureSessions : ISessionSink
     private long _now;
 
     public CaptureSessions(System.Net.IPEndPoint? collector, uint sourceId, TextWriter log, IAlertSink? alerts, IReadOnlyList<FactorRule> factorRules,
-        Baseline? baseline, int minWeeks = 3)
+        Baseline? baseline, int minWeeks = 3, DetectionShared? detection = null)
     {
         Tracker = new SessionTracker(_options, this);
         Behaviour = new BehaviourAnalyzer();
@@ -32,7 +32,11 @@ internal sealed class CaptureSessions : ISessionSink
                 optionsData: w => SessionFlows.WriteExporter(w, _now, _options, Tracker.Exported));
         }
         Learner = baseline is null ? null : new BaselineLearner(baseline);
-        Monitor = new FactorMonitor(Behaviour, Learner, alerts ?? NoAlerts.Instance, () => factorRules) { MinWeeks = minWeeks, Mode = RuleMode.Detect };
+        Monitor = new FactorMonitor(Behaviour, Learner, alerts ?? NoAlerts.Instance, () => factorRules, detection is null ? null : detection.Protect)
+        {
+            MinWeeks = minWeeks,
+            Mode = detection?.Mode ?? RuleMode.Detect,
+        };
         Observer = new LiveObserver(null, new SessionEventFanOut(Tracker, Behaviour), Tracker.Media, null);
     }
 

@@ -419,6 +419,9 @@ internal static class RunCommand
             $"{state.Alerts.Written:N0} alert(s){(totals.AlertsLost > 0 ? $" ({totals.AlertsLost:N0} lost: queue full)" : "")}; " +
             $"dropped: ban {totals.BanDrops:N0}, rate limit {totals.RateLimitDrops:N0}, rule {totals.RuleDrops:N0}");
         if (state.Evidence is { } ev) sb.AppendLine(CultureInfo.InvariantCulture, $"  evidence: {ev.Written:N0} frame(s) kept, {ev.Lost:N0} lost");
+        if (r.Shared.ProtectUntilNs > now)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  protection ON for {BanStore.Remaining(r.Shared.ProtectUntilNs, now)} ({r.Shared.ProtectRule}): new INVITEs from unknown sources are dropped");
+        if (totals.ProtectDrops > 0) sb.AppendLine(CultureInfo.InvariantCulture, $"  dropped by protection: {totals.ProtectDrops:N0} new INVITE(s) from unknown sources");
         foreach (var (id, c) in r.RuleTotals().Where(x => x.Counters.Fired > 0 || x.Counters.Dropped + x.Counters.RateLimited > 0))
             sb.AppendLine(CultureInfo.InvariantCulture, $"    {id,-30} fired {c.Fired,8:N0}  dropped {c.Dropped + c.RateLimited,10:N0}  bans {c.Bans,6:N0}");
         var bans = entries.Where(e => e.Kind == EnforcementKind.Ban).OrderByDescending(e => e.CreatedNs).ToList();
@@ -594,6 +597,8 @@ internal static class RunCommand
         w.WriteNumber("ban_drops", totals.BanDrops);
         w.WriteNumber("rate_limit_drops", totals.RateLimitDrops);
         w.WriteNumber("rule_drops", totals.RuleDrops);
+        w.WriteNumber("protect_drops", totals.ProtectDrops);
+        w.WriteBoolean("protecting", r.Shared.ProtectUntilNs > now);
         w.WriteNumber("allowlisted", totals.Allowlisted);
         if (state.Evidence is { } ev)
         {

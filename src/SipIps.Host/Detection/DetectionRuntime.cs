@@ -129,6 +129,7 @@ internal sealed class DetectionRuntime
             t.BanDrops += c.BanDrops;
             t.RateLimitDrops += c.RateLimitDrops;
             t.RuleDrops += c.RuleDrops;
+            t.ProtectDrops += c.ProtectDrops;
             t.AlertsLost += c.AlertsLost;
             t.DialogsUntracked += c.DialogsUntracked;
         }
