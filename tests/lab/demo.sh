@@ -10,7 +10,7 @@ lab=$root/tests/lab/lab.sh
 sipips="dotnet $root/src/SipIps.Host/bin/Release/net10.0/sipips.dll"
 gen="dotnet $root/tests/SipIps.TrafficGen/bin/Release/net10.0/sipips-trafficgen.dll"
 mkdir -p "$out"
-rm -f "$out/alerts.json" "$out/bans.json" "$out/evidence.pcap"*
+rm -f "$out/alerts.json" "$out/bans.json" "$out/evidence.pcap"* "$out/sip.clf"* "$out/baseline.bin" 
 bridge_pid=""
 cleanup() {
   [ -n "$bridge_pid" ] && kill -TERM "$bridge_pid" 2>/dev/null && wait "$bridge_pid" 2>/dev/null || true
@@ -32,6 +32,12 @@ detection:
   state_file: $out/bans.json
 control:
   socket: $out/control.sock
+metrics:
+  listen: 127.0.0.1:9464
+clf:
+  path: $out/sip.clf
+baseline:
+  file: $out/baseline.bin
 YAML
 "$lab" sipips run --config "$out/sipips.yaml" > "$out/bridge.log" 2>&1 &
 bridge_pid=$!
@@ -59,8 +65,17 @@ grep -E "Successful call|Failed call" "$out/uac.screen" || true
 echo
 ip netns exec "$LAB-br" $sipips status --socket "$out/control.sock"
 echo
-echo "== alerts ($out/alerts.json)"
-head -3 "$out/alerts.json" || true
+echo "== alerts ($out/alerts.json): by rule"
+python3 -c "import json,collections,sys; c=collections.Counter(json.loads(l)['rule_id'] for l in open('$out/alerts.json')); [print(f'  {n:6d}  {r}') for r,n in c.most_common()]" || true
+echo
+echo "== the first alert"
+head -1 "$out/alerts.json" || true
+echo
+echo "== a few of the Prometheus metrics (curl http://127.0.0.1:9464/metrics inside the bridge's namespace)"
+ip netns exec "$LAB-br" curl -s http://127.0.0.1:9464/metrics | grep -E '^sipips_(sip_requests_total\{method="(INVITE|BYE)"|active_bans |post_dial_delay_seconds_count|factor\{factor="(invite_ratio|request_response_ratio)",window="60s"|verdicts_total\{action="drop",reason="ban")' || true
+echo
+echo "== SIP CLF: $(grep -c '' "$out/sip.clf" 2>/dev/null || echo 0) lines in $out/sip.clf; the first record:"
+head -c 400 "$out/sip.clf" 2>/dev/null; echo
 echo
 echo "sipp: $result (the flood was banned on its 20th INVITE; every legitimate call went through)"
 [ "$result" = ok ]

@@ -179,6 +179,9 @@ internal sealed class BridgeMetrics(
         p.Sample("sipips_exporter_queue_dropped_total", clf?.Lost ?? 0, ("exporter", "clf"));
         p.Sample("sipips_exporter_queue_dropped_total", alertQueue.Lost, ("exporter", "alerts"));
         p.Sample("sipips_exporter_queue_dropped_total", evidence?.Lost ?? 0, ("exporter", "evidence"));
+        p.Family("sipips_gc_collections_total", "counter", "Garbage collections by generation (a collection pauses the workers).");
+        for (int g = 0; g <= 2; g++) p.Sample("sipips_gc_collections_total", GC.CollectionCount(g), ("generation", g.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        p.Single("sipips_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes());
         p.Single("sipips_metrics_scrapes_total", "counter", "Requests for /metrics.", scrapes());
         return p.ToString();
     }
