@@ -6,7 +6,8 @@
 # of SipIps's saturation rate. Also ring V3 and sendto against the default (V2, sendmmsg), and the cost of the
 # exporters: SIP inspection with metrics, NetFlow and CLF on (and /metrics scraped every second) against the same with
 # every exporter off; for the exporters, the records they wrote per second and their threads' CPU.
-# MODES picks the rows (default: all): inspect exporters forward v3 sendto kernel.
+# The exporters row has the behaviour analysis off (its cost is the next row's, with it on).
+# MODES picks the rows (default: all): inspect exporters behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -18,7 +19,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect exporters forward v3 sendto kernel"}
+MODES=${MODES:-"inspect exporters behaviour forward v3 sendto kernel"}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
   enabled: false"
@@ -32,7 +33,9 @@ clf:
   files: 2
 sessions:
   idle_timeout: 1s
-  linger: 0s" 
+  linger: 0s
+baseline:
+  enabled: false" 
 bridge_pid=""
 cleanup() { [ -n "$bridge_pid" ] && kill -TERM "$bridge_pid" 2>/dev/null; wait 2>/dev/null || true; tests/lab/lab.sh down; }
 trap cleanup EXIT
@@ -178,6 +181,11 @@ for size in $SIZES; do
     start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
     EXPORTER_STATS=1 measure "sipips + all exporters" "$size"
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+  fi
+  if want behaviour; then
+    start_sipips "" "${EXPORT/enabled: false/file: $PWD/$OUT/bench-baseline.bin}"; scraper & scraper_pid=$!
+    EXPORTER_STATS=1 measure "+ behaviour analysis" "$size"
+    kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf* $OUT/bench-baseline.bin
   fi
   if want forward; then start_sipips "  inspect: false"; measure "sipips (forward only)" "$size"; stop_sipips; fi
   if want v3; then start_sipips "  ring: v3"; measure "sipips v3 ring" "$size"; stop_sipips; fi

@@ -117,7 +117,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
                 {
                     ref var e = ref ring[slot];
                     Tracker.OnEvent(e);
-                    Behaviour.OnEvent(e);
+                    if (Monitor is not null) Behaviour.OnEvent(e);
                     ring.Release();
                     drained++;
                 }

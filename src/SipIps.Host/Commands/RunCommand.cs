@@ -110,7 +110,7 @@ internal static class RunCommand
         try
         {
             if (config.Bridge.Inspect && x.TrackSessions)
-                sessions = new SessionExporter(x.Sessions, x.NetFlow, Log, x.SessionQueue, behaviour: BaselineSetup.Create(x.Baseline, runtime, queue, Log));
+                sessions = new SessionExporter(x.Sessions, x.NetFlow, Log, x.SessionQueue, behaviour: x.Baseline.Enabled ? BaselineSetup.Create(x.Baseline, runtime, queue, Log) : null);
             if (config.Bridge.Inspect && x.Clf is not null) clf = new ClfLogWriter(x.Clf, Log);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)

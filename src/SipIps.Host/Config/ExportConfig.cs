@@ -8,6 +8,8 @@ namespace SipIps.Host.Config;
 /// <summary>The <c>baseline:</c> section: where and how the behaviour baseline is learned.</summary>
 public sealed record BaselineConfig
 {
+    /// <summary>Behaviour analysis (factors, baseline, rules on factors) on the session thread.</summary>
+    public bool Enabled { get; init; } = true;
     public string? File { get; init; } = "/var/lib/sipips/baseline.bin";
     public int SlotMinutes { get; init; } = 5;
     public int Weeks { get; init; } = 13;
@@ -97,6 +99,7 @@ public sealed record ExportConfig
         var b = new BaselineConfig();
         YamlTree.Each(map, "baseline", new Dictionary<string, Action<YNode>>
         {
+            ["enabled"] = n => b = b with { Enabled = YamlTree.Bool(n, "baseline.enabled") },
             ["file"] = n => b = b with { File = YamlTree.String(n, "baseline.file") is "off" ? null : YamlTree.String(n, "baseline.file") },
             ["slot"] = n =>
             {
