@@ -33,7 +33,6 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
     // RTP per SSRC (direct-mapped; a collision replaces the older stream).
     private readonly uint[] _ssrc;
     private readonly ushort[] _lastSeq;
-    private readonly long[] _lastArrival;
     private readonly long[] _lastTransit;
     private readonly long[] _jitter;
     private readonly bool[] _used;
@@ -56,7 +55,6 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         Array.Fill(_serverSecond, long.MinValue);
         _ssrc = new uint[streams];
         _lastSeq = new ushort[streams];
-        _lastArrival = new long[streams];
         _lastTransit = new long[streams];
         _jitter = new long[streams];
         _used = new bool[streams];
@@ -244,7 +242,6 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
             Count(second, C.RtpExpected)++;
         }
         _lastTransit[i] = transit;
-        _lastArrival[i] = e.TimestampNs;
     }
 
     private long Sum(C c, long last, int seconds)

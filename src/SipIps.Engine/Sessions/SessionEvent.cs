@@ -60,7 +60,6 @@ public struct SessionEvent
     public IpAddr MediaAddress;
     public ushort AudioPort;
     public ushort VideoPort;
-    public byte AudioPayloadType;
 
     // RTP (Kind == Rtp).
     public uint Ssrc;
@@ -113,7 +112,6 @@ public struct SessionEvent
         e.AgentLength = Copy(m.IsRequest ? m[m.UserAgent] : m[m.Server], e.Agent);
         e.MediaAddress = default;
         e.AudioPort = e.VideoPort = 0;
-        e.AudioPayloadType = 255;
         for (int i = 0; i < m.MediaCount; i++)
         {
             ref readonly var media = ref m.Media[i];
@@ -123,7 +121,6 @@ public struct SessionEvent
             {
                 e.AudioPort = (ushort)media.Port;
                 e.MediaAddress = address;
-                if (media.PayloadCount > 0) e.AudioPayloadType = m.PayloadTypes[media.PayloadStart];
             }
             else if (media.Kind == SdpMediaKind.Video && e.VideoPort == 0)
             {

@@ -76,7 +76,7 @@ public struct RtpStream
     {
         if (Packets == 0 || ssrc != Ssrc)
         {
-            if (Packets == 0 || ssrc != Ssrc) SsrcCount = (byte)Math.Min(255, SsrcCount + 1);
+            SsrcCount = (byte)Math.Min(255, SsrcCount + 1);
             if (Packets == 0)
             {
                 FirstSequence = seq;
