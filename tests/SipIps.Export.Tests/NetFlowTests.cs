@@ -301,6 +301,27 @@ public class NetFlowTests(ITestOutputHelper output)
         Assert.Equal(0, sink.Confirmed);
     }
 
+    /// <summary>Re-announcing media over and over (new ports each time) never grows the media tables past four per session.</summary>
+    [Fact]
+    public void Media_re_announced_in_a_loop_replaces_the_old_addresses()
+    {
+        var tracker = new SessionTracker(new SessionTrackerOptions { Capacity = 16 }, new Sink(_ => { }));
+        var caller = Engine.Common.IpAddr.FromV4(0xC000020A);
+        var e = new SessionEvent { Kind = SessionEventKind.Sip, IsRequest = true, Method = Engine.Sip.SipMethod.Invite, CallIdHash = 42, Source = caller,
+            Destination = Engine.Common.IpAddr.FromV4(0xC6336414), SourcePort = 5060, DestinationPort = 5060, MediaAddress = caller };
+        for (int i = 0; i < 10_000; i++)
+        {
+            e.TimestampNs = 1_000_000_000 + i;
+            e.AudioPort = (ushort)(10_000 + i % 50_000);
+            e.VideoPort = (ushort)(60_000 + i % 5000);
+            tracker.OnEvent(e);
+        }
+        Assert.Equal(2, tracker.MediaAddresses);
+        Assert.Equal(2, tracker.Media.Count);
+        Assert.True(tracker.Media.Contains(MediaTable.Key(caller, e.AudioPort)));
+        Assert.False(tracker.Media.Contains(MediaTable.Key(caller, 10_000)));
+    }
+
     private sealed class Sink(Action<(SessionState State, SessionEndReason Reason)> onRecord) : ISessionSink
     {
         public List<(SessionState State, SessionEndReason Reason)> Records { get; } = new();

@@ -77,6 +77,8 @@ public sealed class SessionTracker : ISessionEventSink
     }
 
     public MediaTable Media { get; }
+    /// <summary>Media addresses tied to open sessions (at most four per session).</summary>
+    public int MediaAddresses => _media.Count;
     /// <summary>Called with each post-dial delay measured (time of the final response, seconds).</summary>
     public Action<long, double>? PostDialDelayObserved { get; set; }
     public int Capacity => _slots.Length;
@@ -269,19 +271,25 @@ public sealed class SessionTracker : ISessionEventSink
         }
         if (e.MediaAddress.IsPresent && (e.AudioPort != 0 || e.VideoPort != 0) && s.Kind == SessionKind.Call)
         {
+            int slot = _index[s.CallIdHash];
+            // A new offer or answer replaces that side's addresses: the old ones leave both tables, so that a session
+            // re-announcing media (a re-INVITE loop, or an attacker changing ports) holds at most four entries.
             if (fromCaller)
             {
+                RemoveMedia(s.CallerMedia, s.CallerAudioPort, slot);
+                RemoveMedia(s.CallerMedia, s.CallerVideoPort, slot);
                 s.CallerMedia = e.MediaAddress;
                 s.CallerAudioPort = e.AudioPort;
                 s.CallerVideoPort = e.VideoPort;
             }
             else
             {
+                RemoveMedia(s.CalleeMedia, s.CalleeAudioPort, slot);
+                RemoveMedia(s.CalleeMedia, s.CalleeVideoPort, slot);
                 s.CalleeMedia = e.MediaAddress;
                 s.CalleeAudioPort = e.AudioPort;
                 s.CalleeVideoPort = e.VideoPort;
             }
-            int slot = _index[s.CallIdHash];
             long until = t + _options.CallIdleTimeoutNs;
             AddMedia(e.MediaAddress, e.AudioPort, slot, until);
             AddMedia(e.MediaAddress, e.VideoPort, slot, until);
