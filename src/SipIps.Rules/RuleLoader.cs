@@ -208,6 +208,27 @@ public static partial class RuleLoader
         return true;
     }
 
+    // ------------------------------------------------------------------ what every kind of rule has
+
+    private static string RuleId(YNode n)
+    {
+        string id = YamlTree.String(n, "id");
+        if (!IdPattern().IsMatch(id)) throw n.Error($"rule id '{id}' must be lower-case letters, digits, '.', '_' or '-' (at most 64)");
+        return id;
+    }
+
+    private static Severity ParseSeverity(YNode n) => YamlTree.OneOf(n, "severity", "info", "low", "medium", "high", "critical") switch
+    {
+        "info" => Severity.Info,
+        "low" => Severity.Low,
+        "medium" => Severity.Medium,
+        "high" => Severity.High,
+        _ => Severity.Critical,
+    };
+
+    private static RuleMode ParseMode(YNode n) =>
+        YamlTree.OneOf(n, "mode", "prevent", "detect") == "detect" ? RuleMode.Detect : RuleMode.Prevent;
+
     // ------------------------------------------------------------------ a rule on behaviour factors
 
     private static FactorRule ParseFactorRule(YNode node)
@@ -224,21 +245,10 @@ public static partial class RuleLoader
         long protectNs = 60_000_000_000;
         YamlTree.Each(map, "a factor rule", new Dictionary<string, Action<YNode>>
         {
-            ["id"] = n =>
-            {
-                id = YamlTree.String(n, "id");
-                if (!IdPattern().IsMatch(id)) throw n.Error($"rule id '{id}' must be lower-case letters, digits, '.', '_' or '-' (at most 64)");
-            },
+            ["id"] = n => id = RuleId(n),
             ["description"] = n => description = YamlTree.String(n, "description"),
-            ["severity"] = n => severity = YamlTree.OneOf(n, "severity", "info", "low", "medium", "high", "critical") switch
-            {
-                "info" => Severity.Info,
-                "low" => Severity.Low,
-                "medium" => Severity.Medium,
-                "high" => Severity.High,
-                _ => Severity.Critical,
-            },
-            ["mode"] = n => mode = YamlTree.OneOf(n, "mode", "prevent", "detect") == "detect" ? RuleMode.Detect : RuleMode.Prevent,
+            ["severity"] = n => severity = ParseSeverity(n),
+            ["mode"] = n => mode = ParseMode(n),
             ["window"] = n =>
             {
                 long ns = YamlTree.Duration(n, "window", 1_000_000_000, 3_600_000_000_000);
@@ -349,21 +359,10 @@ public static partial class RuleLoader
 
         YamlTree.Each(map, "a rule", new Dictionary<string, Action<YNode>>
         {
-            ["id"] = n =>
-            {
-                id = YamlTree.String(n, "id");
-                if (!IdPattern().IsMatch(id)) throw n.Error($"rule id '{id}' must be lower-case letters, digits, '.', '_' or '-' (at most 64)");
-            },
+            ["id"] = n => id = RuleId(n),
             ["description"] = n => description = YamlTree.String(n, "description"),
-            ["severity"] = n => severity = YamlTree.OneOf(n, "severity", "info", "low", "medium", "high", "critical") switch
-            {
-                "info" => Severity.Info,
-                "low" => Severity.Low,
-                "medium" => Severity.Medium,
-                "high" => Severity.High,
-                _ => Severity.Critical,
-            },
-            ["mode"] = n => mode = YamlTree.OneOf(n, "mode", "prevent", "detect") == "detect" ? RuleMode.Detect : RuleMode.Prevent,
+            ["severity"] = n => severity = ParseSeverity(n),
+            ["mode"] = n => mode = ParseMode(n),
             ["match"] = n => match = ParseMatch(n, "match"),
             ["per"] = n => per = ParseMatch(n, "per"),
             ["key"] = n =>

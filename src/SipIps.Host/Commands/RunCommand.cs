@@ -556,16 +556,7 @@ internal static class RunCommand
                     w.WriteNumber("factor_alerts", m.Fired);
                     w.WriteNumber("slots_learned", x.Learner!.SlotsLearned);
                     w.WriteNumber("slots_frozen", x.Learner.SlotsFrozen);
-                    foreach (var (name, values) in new[] { ("window_10s", shortWindow), ("window_60s", longWindow) })
-                    {
-                        w.WriteStartObject(name);
-                        for (int f = 0; f < values.Length; f++)
-                        {
-                            if (double.IsNaN(values[f]) || double.IsInfinity(values[f])) w.WriteNull(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f));
-                            else w.WriteNumber(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f), Math.Round(values[f], 6));
-                        }
-                        w.WriteEndObject();
-                    }
+                    w.WriteFactorWindows(shortWindow, longWindow);
                     w.WriteEndObject();
                 }
             }

@@ -202,17 +202,7 @@ internal static class ReportWriter
     private static void WriteBehaviourJson(Utf8JsonWriter w, BehaviourSummary b)
     {
         w.WriteStartObject("factors");
-        foreach (var (name, values) in new[] { ("window_10s", b.Short), ("window_60s", b.Long) })
-        {
-            w.WriteStartObject(name);
-            for (int f = 0; f < Engine.Behaviour.Factors.Count && f < values.Length; f++)
-            {
-                double v = values[f];
-                if (double.IsNaN(v) || double.IsInfinity(v)) w.WriteNull(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f));
-                else w.WriteNumber(Engine.Behaviour.Factors.Name((Engine.Behaviour.Factor)f), Math.Round(v, 6));
-            }
-            w.WriteEndObject();
-        }
+        w.WriteFactorWindows(b.Short, b.Long);
         w.WriteNumber("baseline_weeks", b.BaselineWeeks);
         w.WriteBoolean("baseline_ready", b.BaselineReady);
         w.WriteStartArray("top_users");
