@@ -243,6 +243,9 @@ public static partial class RuleLoader
         var when = new List<FactorCondition>();
         bool protect = false;
         long protectNs = 60_000_000_000;
+        var key = KeySpec.Global;
+        YNode? keyNode = null, actionsNode = null;
+        var actions = new List<(RuleAction Action, YNode Node)>();
         YamlTree.Each(map, "a factor rule", new Dictionary<string, Action<YNode>>
         {
             ["id"] = n => id = RuleId(n),
@@ -258,13 +261,18 @@ public static partial class RuleLoader
             ["min_messages"] = n => minMessages = YamlTree.Int(n, "min_messages", 0, int.MaxValue),
             ["score"] = n => score = YamlTree.Double(n, "score", 0, 1e6),
             ["cooldown"] = n => cooldown = YamlTree.Duration(n, "cooldown", 0, 86_400_000_000_000),
+            ["key"] = n =>
+            {
+                keyNode = n;
+                key = ParseKey(n);
+            },
             ["actions"] = n =>
             {
-                foreach (var (value, item) in YamlTree.Strings(n, "actions"))
+                actionsNode = n;
+                foreach (var item in YamlTree.Sequence(n, "actions").Items)
                 {
-                    if (value == "protect") protect = true;
-                    else if (value != "alert")
-                        throw item.Error($"a factor rule has no key to rate-limit or ban: its actions are alert and protect (not '{value}')");
+                    if (item is YScalar { Value: "protect" }) protect = true;
+                    else actions.Add((ParseAction(item), item));
                 }
             },
             ["protect_for"] = n => protectNs = YamlTree.Duration(n, "protect_for", 1_000_000_000, 86_400_000_000_000),
@@ -276,8 +284,33 @@ public static partial class RuleLoader
         });
         if (id is null) throw map.Error("a rule needs an id");
         if (when.Count == 0) throw map.Error($"rule {id}: 'when' is missing");
+        if (!key.IsGlobal)
+        {
+            if (!KeyedFactors.Supports(key))
+                throw keyNode!.Error($"rule {id}: factors are kept per {string.Join(", ", KeyedFactors.SupportedFields.Select(SipFields.Name))} or globally, not per {key.Name}");
+            foreach (var c in when)
+            {
+                if (!KeyedFactors.Supports(c.Factor))
+                    throw keyNode!.Error($"rule {id}: {Factors.Name(c.Factor)} is computed globally only; per key there are {string.Join(", ", KeyedFactors.Supported.Select(Factors.Name))}");
+                if ((c.OnBaseline || c.Comparison == FactorComparison.RatioToBaseline) && c.Factor is Factor.SipMessagesPerSecond)
+                    throw keyNode!.Error($"rule {id}: baselines are learned for all traffic; a key's {Factors.Name(c.Factor)} is compared with a fixed value");
+            }
+            if (protect) throw actionsNode!.Error($"rule {id}: protect guards all traffic; it belongs to a rule with key: global");
+        }
+        foreach (var (a, at) in actions)
+        {
+            if (a.Kind == ActionKind.Drop)
+                throw at.Error($"rule {id}: a factor rule fires on a window, not on one message: use rate_limit or ban (on its key), or protect");
+            if (a.Kind == ActionKind.Ban && key.IsGlobal)
+                throw at.Error($"rule {id}: a ban on the global key would block every SIP message; give the rule a key, or use protect");
+        }
+        if (actions.Count(a => a.Action.Kind == ActionKind.RateLimit) > 1)
+            throw actionsNode!.Error($"rule {id}: at most one rate_limit action per rule");
+        if (actions.Count == 0 && !protect) actions.Add((new RuleAction(ActionKind.Alert, 0, 0, 0, 0), map));
         return new FactorRule
         {
+            Key = key,
+            Actions = [.. actions.Select(a => a.Action)],
             Id = id, Description = description ?? "", Severity = severity, Mode = mode, WindowSeconds = window, When = when,
             MinMessages = minMessages, Score = score, CooldownNs = cooldown, File = node.File, Line = node.Line,
             ProtectNs = protect ? protectNs : 0,

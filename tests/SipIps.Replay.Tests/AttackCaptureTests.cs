@@ -78,6 +78,8 @@ public class AttackCaptureTests
         var (_, alerts) = Analyze(Corpus.Path("sip-attacks-cesnet", "sip.pcap"));
         Assert.Equal(["src_ip+to_user=147.32.77.113/6001"], Sources(alerts, "register-bruteforce-src"));
         Assert.Equal(["src_ip=147.32.77.113"], Sources(alerts, "scanner-user-agent"));
+        // The rule on behaviour factors per source sees the same attacker by its share of failed requests alone.
+        Assert.Equal(["src_ip=147.32.77.113"], Sources(alerts, "source-error-ratio"));
         Assert.All(alerts, a => Assert.StartsWith("src_ip", a.GetProperty("key").GetString()));
         Assert.DoesNotContain(alerts, a => a.GetProperty("key").GetString()!.Contains("195.113.172.", StringComparison.Ordinal));
     }

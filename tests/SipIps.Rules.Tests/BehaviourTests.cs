@@ -2,6 +2,7 @@ using System.Text;
 using SipIps.Engine.Behaviour;
 using SipIps.Engine.Common;
 using SipIps.Engine.Detection;
+using SipIps.Engine.Enforcement;
 using SipIps.Engine.Sessions;
 using SipIps.Engine.Sip;
 using Xunit;
@@ -244,7 +245,13 @@ public class BehaviourTests(ITestOutputHelper output)
             (good.Replace("window: 10s", "window: 30s"), "rules.yaml:4:13: a factor rule's window is 10s or 60s"),
             (good.Replace("above: 1.5", "above: 1.5\n        below: 0.5"), "rules.yaml:12:16: a condition has one of above, below or ratio_to_baseline"),
             (good.Replace("above: 1.5", "above: 1.5\n        static: 2"), "'static' is the fallback of a condition on the baseline"),
-            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [ban]\n"), "its actions are alert and protect (not 'ban')"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [{action: ban, ttl: 10m}]\n"), "a ban on the global key would block every SIP message"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    actions: [drop]\n"), "fires on a window, not on one message"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    key: call_id\n"), "rules.yaml:6:10: rule flood-signature: factors are kept per src_ip, src_prefix, dst_ip, from_uri, to_uri or globally, not per call_id"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    key: src_ip\n"), "a key's sip_messages_per_second is compared with a fixed value"),
+            (good.Replace("    min_messages: 100\n", "    min_messages: 100\n    key: dst_ip\n").Replace("request_response_ratio", "call_id_ssrc_ratio"), "call_id_ssrc_ratio is computed globally only"),
+            (good.Replace("      - factor: sip_messages_per_second\n        ratio_to_baseline: 3\n        static: 500\n", "")
+                 .Replace("    min_messages: 100\n", "    min_messages: 100\n    key: src_ip\n    actions: [alert, protect]\n"), "protect guards all traffic"),
         ];
         foreach (var (yaml, error) in bad)
         {
@@ -366,11 +373,12 @@ public class BehaviourTests(ITestOutputHelper output)
     public void The_shipped_signature_protects_and_its_alert_says_so()
     {
         var rules = RuleLoader.Parse(File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml")), "behaviour.yaml").RuleSet!.FactorRules;
+        rules = [.. rules.Where(r => r.Id == "invite-flood-signature")];
         Assert.Equal(60_000_000_000, Assert.Single(rules).ProtectNs);
         var analyzer = new BehaviourAnalyzer();
         var sink = new ListSink();
-        long until = 0;
-        var monitor = new FactorMonitor(analyzer, null, sink, () => rules, (t, _) => until = t);
+        var shared = new DetectionShared(new RuleSetHolder(RuleSet.Empty), new EnforcementTable(1024), sink, new DetectionOptions());
+        var monitor = new FactorMonitor(analyzer, null, sink, () => rules, shared);
         var m = new EventMaker();
         for (int s = 0; s < 12; s++)
         {
@@ -381,7 +389,221 @@ public class BehaviourTests(ITestOutputHelper output)
         var alert = Assert.Single(sink.Alerts);
         Assert.Equal(ActionKind.Drop, alert.Action);
         Assert.True(alert.Enforced);
-        Assert.Equal(alert.TimestampNs + 60_000_000_000, until);
+        Assert.Equal(alert.TimestampNs + 60_000_000_000, shared.ProtectUntilNs);
+    }
+
+    /// <summary>A message between two given addresses (a response goes from <paramref name="server"/> to <paramref name="client"/>).</summary>
+    private static SessionEvent Between(EventMaker m, long t, IpAddr client, IpAddr server, SipMethod method, string callId, int status = 0,
+        string to = "sip:bob@example.com")
+    {
+        var e = m.Request(t, method, callId, to: to, source: client);
+        e.Destination = server;
+        if (status == 0) return e;
+        e.IsRequest = false;
+        e.StatusCode = (short)status;
+        e.Source = server;
+        e.Destination = client;
+        return e;
+    }
+
+    [Fact]
+    public void Factors_per_server_and_per_user_have_exact_values()
+    {
+        var m = new EventMaker();
+        var a = Harness.Ip("198.51.100.20");
+        var b = Harness.Ip("198.51.100.30");
+        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
+        var servers = analyzer.Keyed(KeySpec.Create([SipField.DstIp]));
+        var users = analyzer.Keyed(KeySpec.Create([SipField.ToUri]));
+        for (int i = 0; i < 10; i++)
+        {
+            long t = T0 + i * 100_000_000L;
+            analyzer.OnEvent(Between(m, t, EventMaker.Client, a, SipMethod.Invite, $"i{i}", to: "sip:Bob@Example.COM;user=phone"));
+            analyzer.OnEvent(Between(m, t + 1, EventMaker.Client, a, SipMethod.Invite, $"i{i}", 200, to: "sip:Bob@Example.COM;user=phone"));
+            analyzer.OnEvent(Between(m, t + 2, EventMaker.Client, b, SipMethod.Register, $"r{i}", to: "sip:carol@example.com"));
+            analyzer.OnEvent(Between(m, t + 3, EventMaker.Client, b, SipMethod.Register, $"r{i}", i % 2 == 0 ? 401 : 200, to: "sip:carol@example.com"));
+        }
+        Assert.Equal(2, servers.Count);
+        var f = new double[Factors.Count];
+        var byKey = new Dictionary<string, double[]>();
+        for (int k = 0; k < servers.Capacity; k++)
+        {
+            if (!servers.IsActive(k, T0 / 1_000_000_000 - 10)) continue;
+            Assert.Equal(20, servers.Evaluate(k, T0 / 1_000_000_000, 10, f));
+            byKey[servers.KeyString(k)] = [.. f];
+        }
+        var fa = byKey["dst_ip=198.51.100.20"];
+        var fb = byKey["dst_ip=198.51.100.30"];
+        Assert.Equal(1.0, fa[(int)Factor.InviteRatio]);
+        Assert.Equal(0.0, fa[(int)Factor.ErrorResponseRatio]);
+        Assert.Equal(1.0, fa[(int)Factor.RequestResponseRatio]);
+        Assert.Equal(2.0, fa[(int)Factor.SipMessagesPerSecond]);
+        Assert.Equal(1.0, fb[(int)Factor.RegisterRatio]);
+        Assert.Equal(0.5, fb[(int)Factor.ErrorResponseRatio]);
+        Assert.True(double.IsNaN(fb[(int)Factor.CallIdSsrcRatio]), "not computed per key");
+
+        // Per user, the key is the URI as message rules write it (host lower case, no parameters): a ban on it is theirs too.
+        var userKeys = Enumerable.Range(0, users.Capacity).Where(k => users.IsActive(k, 0)).Select(users.KeyString).Order().ToArray();
+        Assert.Equal(["to_uri=sip:Bob@example.com", "to_uri=sip:carol@example.com"], userKeys);
+        Assert.True(KeyText.TryParse(userKeys[0], out _, out string canonical, out _, out _));
+        Assert.Equal(userKeys[0], canonical);
+    }
+
+    [Fact]
+    public void Per_key_factors_stay_within_their_table_under_spoofed_sources()
+    {
+        var m = new EventMaker();
+        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
+        var sources = analyzer.Keyed(KeySpec.SrcIp);
+        long before = sources.MemoryBytes;
+        for (int i = 0; i < 20_000; i++)
+            analyzer.OnEvent(Between(m, T0 + i * 10_000L, IpAddr.FromV4(0xCB007100u + (uint)i), EventMaker.Server, SipMethod.Invite, $"s{i}"));
+        Assert.Equal(64, sources.Count);
+        Assert.Equal(20_000 - 64, sources.Evictions);
+        Assert.Equal(before, sources.MemoryBytes);
+    }
+
+    /// <summary>
+    /// A rule per source on the share of error responses: a scanner that mostly gets 404s is rate-limited at its first
+    /// firing and banned when its score reaches 100 at the second; a caller whose calls succeed is never touched. The
+    /// limits and the ban are enforced by the detection engine on the packet path.
+    /// </summary>
+    [Fact]
+    public void A_rule_per_source_rate_limits_then_bans_the_scanner_and_leaves_callers_alone()
+    {
+        const string yaml = "rules:\n  - id: source-error-ratio\n    key: src_ip\n    window: 10s\n    min_messages: 20\n    cooldown: 5s\n    score: 60\n" +
+                            "    when:\n      - factor: error_response_ratio\n        above: 0.8\n" +
+                            "    actions:\n      - alert\n      - { action: rate_limit, rate: 1, burst: 1, ttl: 10m }\n      - { action: ban, at: 100, ttl: 1h }\n";
+        var load = RuleLoader.Parse(yaml);
+        Assert.Empty(load.Errors);
+        var h = new Harness(load.RuleSet!);
+        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
+        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => load.RuleSet!.FactorRules, h.Shared);
+        var m = new EventMaker();
+        var scanner = Harness.Ip("203.0.113.66");
+        long start = (h.Clock.NowNs / 1_000_000_000 + 1) * 1_000_000_000;
+        h.Clock.Advance(TimeSpan.FromTicks((start - h.Clock.NowNs) / 100));
+
+        void Second(int s)
+        {
+            long t = start + s * 1_000_000_000L;
+            for (int i = 0; i < 10; i++)
+            {
+                long at = t + i * 50_000_000L;
+                analyzer.OnEvent(Between(m, at, scanner, EventMaker.Server, SipMethod.Options, $"scan{s}-{i}"));
+                analyzer.OnEvent(Between(m, at + 1_000_000, scanner, EventMaker.Server, SipMethod.Options, $"scan{s}-{i}", 404));
+            }
+            for (int i = 0; i < 3; i++)
+            {
+                long at = t + i * 300_000_000L;
+                analyzer.OnEvent(Between(m, at, EventMaker.Client, EventMaker.Server, SipMethod.Invite, $"call{s}-{i}"));
+                analyzer.OnEvent(Between(m, at + 1_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Invite, $"call{s}-{i}", 200));
+                analyzer.OnEvent(Between(m, at + 2_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Ack, $"call{s}-{i}"));
+            }
+            monitor.Tick(t + 1_000_000_000);
+        }
+
+        Second(0);
+        var first = Assert.Single(h.Sink.Alerts);
+        Assert.Equal("src_ip=203.0.113.66", ListSink.Key(first));
+        Assert.Equal(ActionKind.RateLimit, first.Action);
+        Assert.True(first.Enforced);
+        Assert.Equal(60, first.Score);
+        Assert.Contains("error_response_ratio", first.Factors);
+
+        // The limit is on the packet path: one new request per second from the scanner, callers unaffected.
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(h.Send(Harness.Request("OPTIONS", "sip:198.51.100.20", "sip:x@example.com", "sip:x@example.com", h.NewCallId()), "203.0.113.66", "198.51.100.20").IsDrop);
+        var limited = h.Send(Harness.Request("OPTIONS", "sip:198.51.100.20", "sip:x@example.com", "sip:x@example.com", h.NewCallId()), "203.0.113.66", "198.51.100.20");
+        Assert.True(limited.IsDrop);
+        Assert.Equal(DropReason.RateLimit, limited.Reason);
+        Assert.False(h.Send(Harness.Invite("bob", h.NewCallId()), "192.0.2.10", "198.51.100.20").IsDrop);
+
+        for (int s = 1; s < 8; s++) Second(s);
+        Assert.All(h.Sink.Alerts, a => Assert.Equal("src_ip=203.0.113.66", ListSink.Key(a)));
+        var second = h.Sink.Alerts[1];
+        Assert.Equal(ActionKind.Ban, second.Action);
+        Assert.True(second.Score >= 100);
+        Assert.Contains(h.Enforcement.Snapshot(second.TimestampNs), e => e.Kind == EnforcementKind.Ban && e.Key == "src_ip=203.0.113.66" && e.RuleId == "source-error-ratio");
+        h.Clock.Advance(TimeSpan.FromSeconds(8));
+        var banned = h.Send(Harness.Request("OPTIONS", "sip:198.51.100.20", "sip:x@example.com", "sip:x@example.com", h.NewCallId()), "203.0.113.66", "198.51.100.20");
+        Assert.Equal(DropReason.Ban, banned.Reason);
+        Assert.False(h.Send(Harness.Invite("bob", h.NewCallId()), "192.0.2.10", "198.51.100.20").IsDrop);
+    }
+
+    /// <summary>
+    /// The shipped per-source rule: an extension scan answered with 404s is rate-limited after a minute and banned at
+    /// the second firing; a phone that registers (one 401 challenge each time) and calls is left alone.
+    /// </summary>
+    [Fact]
+    public void The_shipped_source_error_ratio_rule_stops_a_scan_and_not_a_challenged_phone()
+    {
+        var load = RuleLoader.Parse(File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml")), "behaviour.yaml");
+        var set = new RuleSet([]) { FactorRules = [.. load.RuleSet!.FactorRules.Where(r => r.Id == "source-error-ratio")] };
+        var h = new Harness(set);
+        var analyzer = new BehaviourAnalyzer(keysPerKind: 256);
+        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => set.FactorRules, h.Shared);
+        var m = new EventMaker();
+        var scanner = Harness.Ip("203.0.113.66");
+        for (int s = 0; s < 180; s++)
+        {
+            long t = T0 + s * 1_000_000_000L;
+            // 2 extensions a second (a slow scan), each answered 404.
+            for (int i = 0; i < 2; i++)
+            {
+                analyzer.OnEvent(Between(m, t + i * 400_000_000L, scanner, EventMaker.Server, SipMethod.Options, $"scan{s}-{i}", to: $"sip:{s * 2 + i}@example.com"));
+                analyzer.OnEvent(Between(m, t + i * 400_000_000L + 1_000_000, scanner, EventMaker.Server, SipMethod.Options, $"scan{s}-{i}", 404));
+            }
+            // The phone re-registers every 10 s (401 then 200) and places a call every 5 s.
+            if (s % 10 == 0)
+            {
+                analyzer.OnEvent(Between(m, t, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"reg{s}"));
+                analyzer.OnEvent(Between(m, t + 1_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"reg{s}", 401));
+                analyzer.OnEvent(Between(m, t + 2_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"reg{s}"));
+                analyzer.OnEvent(Between(m, t + 3_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"reg{s}", 200));
+            }
+            if (s % 5 == 0)
+            {
+                analyzer.OnEvent(Between(m, t + 500_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Invite, $"c{s}"));
+                analyzer.OnEvent(Between(m, t + 501_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Invite, $"c{s}", 200));
+                analyzer.OnEvent(Between(m, t + 502_000_000, EventMaker.Client, EventMaker.Server, SipMethod.Ack, $"c{s}"));
+            }
+            monitor.Tick(t + 1_000_000_000);
+        }
+        Assert.All(h.Sink.Alerts, a => Assert.Equal("src_ip=203.0.113.66", ListSink.Key(a)));
+        Assert.True(h.Sink.Alerts.Count >= 2, $"{h.Sink.Alerts.Count} alert(s)");
+        var first = h.Sink.Alerts[0];
+        // 40 messages (20 failed OPTIONS) are in the window after 10 s.
+        Assert.InRange(first.TimestampNs - T0, 10_000_000_000, 11_000_000_000);
+        Assert.Equal(ActionKind.RateLimit, first.Action);
+        var second = h.Sink.Alerts[1];
+        Assert.Equal(ActionKind.Ban, second.Action);
+        Assert.Equal(60_000_000_000, second.TimestampNs - first.TimestampNs);
+        Assert.Contains(h.Enforcement.Snapshot(second.TimestampNs), e => e.Kind == EnforcementKind.Ban && e.Key == "src_ip=203.0.113.66");
+        Assert.DoesNotContain(h.Enforcement.Snapshot(second.TimestampNs), e => e.Key.Contains("192.0.2.10"));
+    }
+
+    [Fact]
+    public void A_keyed_rule_in_detect_mode_alerts_without_enforcing()
+    {
+        const string yaml = "rules:\n  - id: source-error-ratio\n    key: src_ip\n    mode: detect\n    window: 10s\n    min_messages: 20\n" +
+                            "    when:\n      - factor: error_response_ratio\n        above: 0.8\n    actions: [{ action: ban, ttl: 1h }]\n";
+        var load = RuleLoader.Parse(yaml);
+        Assert.Empty(load.Errors);
+        var h = new Harness(load.RuleSet!);
+        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
+        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => load.RuleSet!.FactorRules, h.Shared);
+        var m = new EventMaker();
+        for (int i = 0; i < 20; i++)
+        {
+            analyzer.OnEvent(Between(m, T0 + i * 1_000_000L, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"r{i}"));
+            analyzer.OnEvent(Between(m, T0 + i * 1_000_000L + 1, EventMaker.Client, EventMaker.Server, SipMethod.Register, $"r{i}", 403));
+        }
+        monitor.Tick(T0 + 1_000_000_000);
+        var alert = Assert.Single(h.Sink.Alerts);
+        Assert.Equal(ActionKind.Ban, alert.Action);
+        Assert.False(alert.Enforced);
+        Assert.Equal(0, h.Enforcement.Bans);
     }
 
     private static int Poisson(Random rnd, double mean)

@@ -1,4 +1,5 @@
 using SipIps.Engine.Common;
+using SipIps.Engine.Detection;
 using SipIps.Engine.Sessions;
 using SipIps.Engine.Sip;
 
@@ -46,8 +47,11 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
     private readonly long[] _serverLastSeen;
     private readonly long[] _serverSecond;
 
-    public BehaviourAnalyzer(int streams = 8192, int aors = 16384, int servers = 64)
+    private KeyedFactors[] _keyed = [];
+
+    public BehaviourAnalyzer(int streams = 8192, int aors = 16384, int servers = 64, int keysPerKind = 1024)
     {
+        KeysPerKind = keysPerKind;
         _server = new IpAddr[servers];
         _serverCounts = new long[servers * Seconds * 2];
         _serverLastSeen = new long[servers];
@@ -65,6 +69,23 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
 
     /// <summary>Heaviest users (From URI) by messages, Space-Saving: a count may be over by at most <see cref="Analysis.TopK.ErrorBound"/>.</summary>
     public Analysis.TopK Top { get; }
+    /// <summary>Keys kept per key kind by <see cref="Keyed"/>.</summary>
+    public int KeysPerKind { get; }
+    /// <summary>The per-key factor tables in use (one per key kind that a factor rule named).</summary>
+    public IReadOnlyList<KeyedFactors> KeyedTables => _keyed;
+
+    /// <summary>
+    /// The per-key factors for <paramref name="spec"/>, counted from the next message on (created on first use; at
+    /// most one table per supported key kind).
+    /// </summary>
+    public KeyedFactors Keyed(KeySpec spec)
+    {
+        foreach (var k in _keyed)
+            if (k.Spec.Equals(spec)) return k;
+        var table = new KeyedFactors(spec, KeysPerKind);
+        _keyed = [.. _keyed, table];
+        return table;
+    }
     public long LatestSecond => _now;
 
     private int Slot(long second) => (int)(((second % Seconds) + Seconds) % Seconds);
@@ -105,6 +126,7 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         DistinctSketch.Add(Sketch(second, D.CallIds), e.CallIdHash);
         DistinctSketch.Add(Sketch(second, D.From), from);
         DistinctSketch.Add(Sketch(second, D.To), to);
+        foreach (var k in _keyed) k.OnSip(e, second);
         if (e.IsRequest)
         {
             Count(second, C.Requests)++;
@@ -304,5 +326,5 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         return sip;
     }
 
-    private static double Ratio(long a, long b) => b == 0 ? double.NaN : (double)a / b;
+    internal static double Ratio(long a, long b) => b == 0 ? double.NaN : (double)a / b;
 }

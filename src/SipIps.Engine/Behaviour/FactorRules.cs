@@ -40,6 +40,13 @@ public sealed record FactorRule
     /// (never registered, never completed a call) are dropped, in prevent mode.
     /// </summary>
     public long ProtectNs { get; init; }
+    /// <summary>
+    /// What the rule is computed for: <c>global</c> (all traffic), or per key (src_ip, src_prefix, dst_ip, from_uri,
+    /// to_uri) over the factors <see cref="KeyedFactors.Supported"/>, firing for each key on its own.
+    /// </summary>
+    public KeySpec Key { get; init; } = KeySpec.Global;
+    /// <summary>As in message rules: alert, rate_limit and ban, each once the key's score reaches its <c>at</c>.</summary>
+    public RuleAction[] Actions { get; init; } = [new RuleAction(ActionKind.Alert, 0, 0, 0, 0)];
     public string File { get; init; } = "";
     public int Line { get; init; }
 }
@@ -61,16 +68,29 @@ public sealed class FactorMonitor
     private readonly double[] _short = new double[Factors.Count];
     private readonly double[] _long = new double[Factors.Count];
     private long _lastSecond = long.MinValue;
-    private readonly Action<long, string>? _protect;
+    private readonly DetectionShared? _detection;
+    private readonly double[] _keyed = new double[Factors.Count];
+    // Per key: the score (decaying with a half-life, as message rules' scores do) and, per rule and key, the end of the
+    // cooldown. Both are bounded: past the cap, settled entries are swept, and a key that finds no room is not scored.
+    private readonly Dictionary<string, (double Score, long AtNs)> _scores = new(StringComparer.Ordinal);
+    public const int MaxKeyStates = 65_536;
 
     public FactorMonitor(BehaviourAnalyzer analyzer, BaselineLearner? learner, IAlertSink alerts, Func<IReadOnlyList<FactorRule>> rules,
-        Action<long, string>? protect = null)
+        DetectionShared? detection = null)
     {
-        _protect = protect;
+        _detection = detection;
         _analyzer = analyzer;
         _learner = learner;
         _alerts = alerts;
         Rules = rules;
+        EnsureTables();
+    }
+
+    /// <summary>Starts counting per key for every keyed rule (at construction, and after a reload brings new keys).</summary>
+    private void EnsureTables()
+    {
+        foreach (var rule in Rules())
+            if (!rule.Key.IsGlobal) _analyzer.Keyed(rule.Key);
     }
 
     public Func<IReadOnlyList<FactorRule>> Rules { get; }
@@ -83,6 +103,8 @@ public sealed class FactorMonitor
     /// </summary>
     public double MinSigmaFraction { get; init; } = 0.05;
     public long Fired { get; private set; }
+    /// <summary>Score half-life, as for message rules.</summary>
+    public double ScoreHalfLifeNs { get; init; } = 300e9;
     /// <summary>Every firing, for reports (time, rule, results); bounded.</summary>
     public List<(long TimestampNs, string RuleId, ConditionResult[] Results)> History { get; } = new();
     public IReadOnlyList<double> ShortWindow => _short;
@@ -98,6 +120,7 @@ public sealed class FactorMonitor
     {
         long last = nowNs / 1_000_000_000 - 1;
         if (last <= _lastSecond) return;
+        EnsureTables();
         // After a gap, evaluate only the latest second: the windows cover what was missed.
         _lastSecond = last;
         long sipShort = _analyzer.Evaluate(last, BehaviourAnalyzer.WindowShort, _short);
@@ -113,6 +136,11 @@ public sealed class FactorMonitor
         }
         foreach (var rule in Rules())
         {
+            if (!rule.Key.IsGlobal)
+            {
+                TickKeyed(rule, last, at, baseline, slot, week);
+                continue;
+            }
             var values = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? _short : _long;
             long sip = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? sipShort : sipLong;
             if (sip < rule.MinMessages) continue;
@@ -129,10 +157,61 @@ public sealed class FactorMonitor
             Fired++;
             if (History.Count < 10_000) History.Add((at, rule.Id, results));
             _learner?.Alarm();
-            Raise(rule, at, sip, results);
+            Raise(rule, "global", at, sip, results);
         }
         if (_learner is not null) _learner.Sample(at, _long);
     }
+
+    /// <summary>A rule per key: every key seen in the window is checked on its own factors.</summary>
+    private void TickKeyed(FactorRule rule, long last, long at, Baseline? baseline, int slot, int week)
+    {
+        var table = _analyzer.Keyed(rule.Key);
+        int window = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? BehaviourAnalyzer.WindowShort : BehaviourAnalyzer.WindowLong;
+        ConditionResult[]? results = null;
+        for (int k = 0; k < table.Capacity; k++)
+        {
+            if (!table.IsActive(k, last - window)) continue;
+            long sip = table.Evaluate(k, last, window, _keyed);
+            if (sip < rule.MinMessages) continue;
+            results ??= new ConditionResult[rule.When.Count];
+            bool all = true;
+            for (int i = 0; i < rule.When.Count && all; i++)
+            {
+                results[i] = Check(rule.When[i], _keyed[(int)rule.When[i].Factor], baseline, slot, week);
+                all = results[i].Met;
+            }
+            if (!all) continue;
+            string key = table.KeyString(k);
+            string quietKey = rule.Id + " " + key;
+            if (_quietUntil.TryGetValue(quietKey, out long quiet) && at < quiet) continue;
+            if (_quietUntil.Count >= MaxKeyStates) Sweep(_quietUntil, v => v <= at);
+            if (_quietUntil.Count < MaxKeyStates) _quietUntil[quietKey] = at + rule.CooldownNs;
+            Fired++;
+            if (History.Count < 10_000) History.Add((at, rule.Id, [.. results]));
+            Raise(rule, key, at, sip, results);
+            results = null;
+        }
+    }
+
+    private static void Sweep<T>(Dictionary<string, T> map, Func<T, bool> settled)
+    {
+        foreach (var (k, v) in map)
+            if (settled(v)) map.Remove(k);
+    }
+
+    /// <summary>Adds the rule's score to the key's (decayed) score and returns it.</summary>
+    private double AddScore(string key, double score, long at)
+    {
+        if (_scores.TryGetValue(key, out var s)) score += s.Score * Math.Pow(0.5, (at - s.AtNs) / ScoreHalfLifeNs);
+        if (_scores.Count >= MaxKeyStates && !_scores.ContainsKey(key))
+            Sweep(_scores, v => v.Score * Math.Pow(0.5, (at - v.AtNs) / ScoreHalfLifeNs) < 1);
+        if (_scores.Count < MaxKeyStates || _scores.ContainsKey(key)) _scores[key] = (score, at);
+        return score;
+    }
+
+    /// <summary>The current score of a key, as a factor rule left it.</summary>
+    public double ScoreOf(string key, long nowNs) =>
+        _scores.TryGetValue(key, out var s) ? s.Score * Math.Pow(0.5, (nowNs - s.AtNs) / ScoreHalfLifeNs) : 0;
 
     private ConditionResult Check(FactorCondition c, double value, Baseline? baseline, int slot, int week)
     {
@@ -171,7 +250,7 @@ public sealed class FactorMonitor
         return new ConditionResult(c, value, threshold, stats, usedStatic, met);
     }
 
-    private void Raise(FactorRule rule, long at, long sip, ConditionResult[] results)
+    private void Raise(FactorRule rule, string key, long at, long sip, ConditionResult[] results)
     {
         var json = new StringBuilder("{");
         for (int i = 0; i < results.Length; i++)
@@ -193,19 +272,38 @@ public sealed class FactorMonitor
             RuleId = rule.Id,
             Description = rule.Description,
             Severity = rule.Severity,
-            Score = rule.Score,
             Count = sip,
             PerCount = -1,
             Threshold = rule.MinMessages,
             WindowNs = rule.WindowSeconds * 1_000_000_000L,
-            Action = rule.ProtectNs > 0 ? ActionKind.Drop : ActionKind.Alert,
-            Enforced = rule.ProtectNs > 0 && Mode == RuleMode.Prevent && rule.Mode == RuleMode.Prevent,
-            TtlNs = rule.ProtectNs,
             Factors = json.ToString(),
         };
-        if (alert.Enforced) _protect?.Invoke(at + rule.ProtectNs, rule.Id);
+        bool enforce = Mode == RuleMode.Prevent && rule.Mode == RuleMode.Prevent && _detection is not null;
+        double score = AddScore(key, rule.Score, at);
+        bool reached = false;
+        var taken = new RuleAction(ActionKind.Alert, 0, 0, 0, 0);
+        foreach (var a in rule.Actions)
+        {
+            if (score < a.At) continue;
+            if (!reached || a.Kind > taken.Kind) taken = a;
+            reached = true;
+            if (!enforce) continue;
+            if (a.Kind == ActionKind.Ban) _detection!.BanKey(key, at, at + a.TtlNs, rule.Id);
+            else if (a.Kind == ActionKind.RateLimit) _detection!.RateLimitKey(key, at, at + a.TtlNs, rule.Id, a.Rate, a.Burst);
+        }
+        if (rule.ProtectNs > 0)
+        {
+            if (enforce) _detection!.Protect(at + rule.ProtectNs, rule.Id);
+            if (!reached || taken.Kind < ActionKind.Drop) taken = new RuleAction(ActionKind.Drop, 0, rule.ProtectNs, 0, 0);
+            reached = true;
+        }
+        if (!reached) return;
+        alert.Score = score;
+        alert.Action = taken.Kind;
+        alert.TtlNs = taken.TtlNs;
+        alert.Enforced = enforce && taken.Kind != ActionKind.Alert;
         alert.ClearText();
-        alert.SetText(AlertTextField.Key, "global"u8);
+        alert.SetText(AlertTextField.Key, Encoding.UTF8.GetBytes(key));
         _alerts.Publish(alert);
     }
 

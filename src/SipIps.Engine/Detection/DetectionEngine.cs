@@ -69,6 +69,31 @@ public sealed class DetectionShared(RuleSetHolder rules, EnforcementTable enforc
         ProtectRule = ruleId;
     }
 
+    /// <summary>
+    /// Bans a key named by a rule on behaviour factors (from the session thread). False when the key cannot be
+    /// written as a key, or is allowlisted (then nothing is enforced).
+    /// </summary>
+    public bool BanKey(string key, long now, long untilNs, string ruleId)
+    {
+        if (!KeyText.TryParse(key, out var spec, out string canonical, out ulong hash, out _) || spec.IsGlobal) return false;
+        if (Rules.Current.IsAllowlistedKey(canonical)) return false;
+        Enforcement.Ban(hash, spec, System.Text.Encoding.UTF8.GetBytes(canonical), now, untilNs, ruleId, EnforcementOrigin.Rule);
+        return true;
+    }
+
+    /// <summary>
+    /// Puts all of a key's new requests (outside known dialogs) under a token bucket, for a rule on behaviour factors;
+    /// calls in progress go on. False when the key cannot be parsed or is allowlisted.
+    /// </summary>
+    public bool RateLimitKey(string key, long now, long untilNs, string ruleId, double rate, double burst)
+    {
+        if (!KeyText.TryParse(key, out var spec, out string canonical, out ulong hash, out _)) return false;
+        if (Rules.Current.IsAllowlistedKey(canonical)) return false;
+        Enforcement.RateLimit(EnforcementTable.KeyWideHash(hash), spec, System.Text.Encoding.UTF8.GetBytes(canonical), now, untilNs, ruleId,
+            rate, burst, keyWide: true);
+        return true;
+    }
+
     /// <summary>The global mode (detect overrides every rule); a reload may change it.</summary>
     public RuleMode Mode
     {
@@ -223,6 +248,13 @@ public sealed class DetectionEngine : IVerdictHook
             return Verdict.Drop(DropReason.Ban);
         }
 
+        // A key-wide rate limit (a behaviour rule on this key): its requests outside known dialogs take a token each.
+        if (!allow && message.IsRequest && !f.DialogKnown && _enf.LimitSpecs.Length > 0 && IsKeyLimited(f, _enf, now))
+        {
+            Counters.RateLimitDrops++;
+            return Verdict.Drop(DropReason.RateLimit);
+        }
+
         // Protection (a behaviour rule saw a flood): a new call from a source that never proved itself waits.
         if (!allow && message.IsRequest && message.Method == SipMethod.Invite && !f.DialogKnown && !f.SourceKnown
             && now < _shared.ProtectUntilNs && _shared.Mode == RuleMode.Prevent)
@@ -247,6 +279,15 @@ public sealed class DetectionEngine : IVerdictHook
         var banSpecs = enforcement.BanSpecs;
         for (int i = 0; i < banSpecs.Length; i++)
             if (f.TryKeyHash(banSpecs[i], out ulong h) && enforcement.IsBanned(h, now)) return true;
+        return false;
+    }
+
+    private static bool IsKeyLimited(MessageFields f, EnforcementTable enforcement, long now)
+    {
+        var specs = enforcement.LimitSpecs;
+        for (int i = 0; i < specs.Length; i++)
+            if (f.TryKeyHash(specs[i], out ulong h) && enforcement.TryRateLimit(EnforcementTable.KeyWideHash(h), now, out bool limited) && limited)
+                return true;
         return false;
     }
 

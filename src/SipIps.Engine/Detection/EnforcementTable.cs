@@ -48,6 +48,8 @@ public sealed class EnforcementTable
         public double Burst;
         public EnforcementKind Kind;
         public EnforcementOrigin Origin;
+        /// <summary>A rate limit on all of a key's new requests (from a factor rule), not on one rule's messages.</summary>
+        public bool KeyWide;
     }
 
     private readonly Slot[] _slots;
@@ -60,6 +62,8 @@ public sealed class EnforcementTable
     private readonly Dictionary<KeySpec, int> _banSpecCounts = [];
     private volatile KeySpec[] _banSpecs = [];
     private volatile int _rateLimits;
+    private volatile KeySpec[] _limitSpecs = [];
+    private readonly Dictionary<KeySpec, int> _limitSpecCounts = [];
     private int _bans;
 
     public EnforcementTable(int capacity = 65536)
@@ -79,6 +83,11 @@ public sealed class EnforcementTable
     /// <summary>The key specs that have at least one active ban: the engine checks only these per message.</summary>
     public KeySpec[] BanSpecs => _banSpecs;
     public bool HasRateLimits => _rateLimits > 0;
+    /// <summary>The key kinds that have a key-wide rate limit (see <see cref="KeyWideHash"/>).</summary>
+    public KeySpec[] LimitSpecs => _limitSpecs;
+
+    /// <summary>The table key of a key-wide rate limit on the key <paramref name="keyHash"/> (distinct from its ban).</summary>
+    public static ulong KeyWideHash(ulong keyHash) => KeyText.Finish(KeyText.Fold(keyHash, 0x4B45_5957_4944_45UL));
     public int Bans => Volatile.Read(ref _bans);
     public int RateLimits => _rateLimits;
     /// <summary>Entries that had to give way to a new one because their probe window was full.</summary>
@@ -164,7 +173,8 @@ public sealed class EnforcementTable
     }
 
     /// <summary>Puts a key (already combined with its rule) under a token bucket of <paramref name="rate"/>/s and <paramref name="burst"/>.</summary>
-    public void RateLimit(ulong key, KeySpec spec, ReadOnlySpan<byte> keyText, long now, long expiresNs, string? ruleId, double rate, double burst)
+    public void RateLimit(ulong key, KeySpec spec, ReadOnlySpan<byte> keyText, long now, long expiresNs, string? ruleId, double rate, double burst,
+        bool keyWide = false)
     {
         lock (_lock)
         {
@@ -177,7 +187,7 @@ public sealed class EnforcementTable
                 return;
             }
             if (s.Key == key) Release(i);
-            Fill(i, key, spec, keyText, now, expiresNs, ruleId, EnforcementOrigin.Rule, EnforcementKind.RateLimit, rate, burst);
+            Fill(i, key, spec, keyText, now, expiresNs, ruleId, EnforcementOrigin.Rule, EnforcementKind.RateLimit, rate, burst, keyWide);
         }
     }
 
@@ -292,9 +302,10 @@ public sealed class EnforcementTable
     }
 
     private void Fill(int i, ulong key, KeySpec spec, ReadOnlySpan<byte> keyText, long now, long expiresNs, string? ruleId,
-        EnforcementOrigin origin, EnforcementKind kind, double rate, double burst)
+        EnforcementOrigin origin, EnforcementKind kind, double rate, double burst, bool keyWide = false)
     {
         ref Slot s = ref _slots[i];
+        s.KeyWide = keyWide;
         s.ExpiresNs = expiresNs;
         s.CreatedNs = now;
         s.Drops = 0;
@@ -324,6 +335,7 @@ public sealed class EnforcementTable
         else
         {
             _rateLimits++;
+            if (keyWide) _limitSpecs = CountSpec(_limitSpecCounts, spec, +1, _limitSpecs);
         }
         Version++;
     }
@@ -353,10 +365,19 @@ public sealed class EnforcementTable
         else if (s.Kind == EnforcementKind.RateLimit)
         {
             _rateLimits--;
+            if (s.KeyWide) _limitSpecs = CountSpec(_limitSpecCounts, _specs[i]!, -1, _limitSpecs);
         }
         s.Kind = EnforcementKind.None;
         _ruleIds[i] = null;
         _specs[i] = null;
         Version++;
+    }
+
+    private static KeySpec[] CountSpec(Dictionary<KeySpec, int> counts, KeySpec spec, int delta, KeySpec[] list)
+    {
+        int n = counts.GetValueOrDefault(spec) + delta;
+        if (n <= 0) counts.Remove(spec);
+        else counts[spec] = n;
+        return n == 0 || (n == 1 && delta > 0) ? [.. counts.Keys] : list;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using SipIps.Engine.Common;
+using SipIps.Engine.Sip;
 
 namespace SipIps.Engine.Detection;
 
@@ -188,5 +189,38 @@ public static class KeyText
         if (bits >= 10) destination[n++] = (byte)('0' + bits / 10);
         destination[n++] = (byte)('0' + bits % 10);
         return n;
+    }
+
+    /// <summary>
+    /// A URI as scheme:user@host[:port], without parameters or headers; other schemes as written up to ';'. Each
+    /// part is escaped and cut on its own, so the whole fits <see cref="KeyText.MaxCanonicalLength"/>.
+    /// </summary>
+    public static int WriteUri(ReadOnlySpan<byte> buffer, in SipUri uri, Span<byte> dest)
+    {
+        if (!uri.Text.IsPresent) return -1;
+        if (uri.Scheme is UriScheme.Sip or UriScheme.Sips)
+        {
+            int n = 0;
+            var scheme = uri.Scheme == UriScheme.Sip ? "sip:"u8 : "sips:"u8;
+            scheme.CopyTo(dest);
+            n += scheme.Length;
+            if (uri.User.IsPresent)
+            {
+                n += KeyText.Escape(buffer.Slice(uri.User.Start, uri.User.Length), dest[n..], lowerCase: false);
+                dest[n++] = (byte)'@';
+            }
+            n += KeyText.Escape(buffer.Slice(uri.Host.Start, uri.Host.Length), dest[n..], lowerCase: true);
+            if (uri.Port >= 0)
+            {
+                dest[n++] = (byte)':';
+                uri.Port.TryFormat(dest[n..], out int w, default, System.Globalization.CultureInfo.InvariantCulture);
+                n += w;
+            }
+            return n;
+        }
+        var text = buffer.Slice(uri.Text.Start, uri.Text.Length);
+        int semi = text.IndexOf((byte)';');
+        if (semi >= 0) text = text[..semi];
+        return KeyText.Escape(text, dest, lowerCase: false);
     }
 }

@@ -171,11 +171,11 @@ public sealed class MessageFields
                 dest[0] = (byte)'*';
                 return 1;
             case SipField.FromUri:
-                return WriteUri(m, m.From.Uri, dest);
+                return KeyText.WriteUri(m.Buffer, m.From.Uri, dest);
             case SipField.ToUri:
-                return WriteUri(m, m.To.Uri, dest);
+                return KeyText.WriteUri(m.Buffer, m.To.Uri, dest);
             case SipField.RequestUri:
-                return m.IsRequest ? WriteUri(m, m.RequestUri, dest) : -1;
+                return m.IsRequest ? KeyText.WriteUri(m.Buffer, m.RequestUri, dest) : -1;
             default:
             {
                 var raw = Raw(field, out bool present);
@@ -185,36 +185,4 @@ public sealed class MessageFields
         }
     }
 
-    /// <summary>
-    /// A URI as scheme:user@host[:port], without parameters or headers; other schemes as written up to ';'. Each
-    /// part is escaped and cut on its own, so the whole fits <see cref="KeyText.MaxCanonicalLength"/>.
-    /// </summary>
-    private static int WriteUri(SipMessage m, in SipUri uri, Span<byte> dest)
-    {
-        if (!uri.Text.IsPresent) return -1;
-        if (uri.Scheme is UriScheme.Sip or UriScheme.Sips)
-        {
-            int n = 0;
-            var scheme = uri.Scheme == UriScheme.Sip ? "sip:"u8 : "sips:"u8;
-            scheme.CopyTo(dest);
-            n += scheme.Length;
-            if (uri.User.IsPresent)
-            {
-                n += KeyText.Escape(m[uri.User], dest[n..], lowerCase: false);
-                dest[n++] = (byte)'@';
-            }
-            n += KeyText.Escape(m[uri.Host], dest[n..], lowerCase: true);
-            if (uri.Port >= 0)
-            {
-                dest[n++] = (byte)':';
-                uri.Port.TryFormat(dest[n..], out int w, default, System.Globalization.CultureInfo.InvariantCulture);
-                n += w;
-            }
-            return n;
-        }
-        var text = m[uri.Text];
-        int semi = text.IndexOf((byte)';');
-        if (semi >= 0) text = text[..semi];
-        return KeyText.Escape(text, dest, lowerCase: false);
-    }
 }

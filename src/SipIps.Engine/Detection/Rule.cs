@@ -165,6 +165,22 @@ public sealed class RuleSet
     }
 
     /// <summary>True when the message's addresses or destination URI are on the allowlist.</summary>
+    /// <summary>Whether a key written as text ("src_ip=192.0.2.7") names an allowlisted address or prefix.</summary>
+    public bool IsAllowlistedKey(string canonical)
+    {
+        int eq = canonical.IndexOf('=');
+        if (eq < 0) return false;
+        string spec = canonical[..eq], values = canonical[(eq + 1)..];
+        if (spec is "src_ip" or "dst_ip" && IpAddr.TryParse(System.Text.Encoding.ASCII.GetBytes(values), out var ip))
+            return Allowlist.Addresses.Contains(ip);
+        if (spec == "src_prefix")
+        {
+            int slash = values.IndexOf('/');
+            if (slash > 0 && IpAddr.TryParse(System.Text.Encoding.ASCII.GetBytes(values[..slash]), out var p)) return Allowlist.Addresses.Contains(p);
+        }
+        return false;
+    }
+
     public bool IsAllowlisted(MessageFields f)
     {
         var a = Allowlist;

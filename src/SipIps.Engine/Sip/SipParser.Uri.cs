@@ -13,6 +13,9 @@ internal enum UriContext : byte
 
 public static partial class SipParser
 {
+    /// <summary>Parses a URI on its own (as inside angle brackets); the slices of <paramref name="uri"/> index <paramref name="text"/>.</summary>
+    public static bool TryParseUri(ReadOnlySpan<byte> text, ref SipUri uri) => ParseUri(text, 0, text.Length, ref uri, UriContext.Enclosed);
+
     private static bool ParseUri(ReadOnlySpan<byte> b, int start, int end, ref SipUri u, UriContext context)
     {
         u.Clear();

@@ -18,7 +18,7 @@ public sealed record NetFlowOptions
 
 /// <summary>Behaviour analysis on the session thread: the factor rules, where their alerts go, and the baseline.</summary>
 public sealed record BehaviourSetup(Func<IReadOnlyList<FactorRule>> Rules, IAlertSink Alerts, Baseline Baseline, string? BaselineFile, int MinWeeks = 3,
-    Action<long, string>? Protect = null, Func<RuleMode>? Mode = null);
+    DetectionShared? Detection = null, Func<RuleMode>? Mode = null);
 
 /// <summary>
 /// The session thread: drains the workers' session-event rings into one <see cref="SessionTracker"/> (so a call
@@ -55,7 +55,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
         if (behaviour is not null)
         {
             Learner = new BaselineLearner(behaviour.Baseline);
-            Monitor = new FactorMonitor(Behaviour, Learner, behaviour.Alerts, behaviour.Rules, behaviour.Protect) { MinWeeks = behaviour.MinWeeks };
+            Monitor = new FactorMonitor(Behaviour, Learner, behaviour.Alerts, behaviour.Rules, behaviour.Detection) { MinWeeks = behaviour.MinWeeks };
         }
         if (netflow is not null)
         {

@@ -32,7 +32,7 @@ internal sealed class CaptureSessions : ISessionSink
                 optionsData: w => SessionFlows.WriteExporter(w, _now, _options, Tracker.Exported));
         }
         Learner = baseline is null ? null : new BaselineLearner(baseline);
-        Monitor = new FactorMonitor(Behaviour, Learner, alerts ?? NoAlerts.Instance, () => factorRules, detection is null ? null : detection.Protect)
+        Monitor = new FactorMonitor(Behaviour, Learner, alerts ?? NoAlerts.Instance, () => factorRules, detection)
         {
             MinWeeks = minWeeks,
             Mode = detection?.Mode ?? RuleMode.Detect,

@@ -384,7 +384,7 @@ internal static class RunCommand
     {
         if (!KeyText.TryParse(key, out var spec, out string canonical, out ulong hash, out string error)) return $"error: {error}\n";
         if (spec.IsGlobal) return "error: a ban on the global key would block every SIP message\n";
-        if (BanStore.HitsAllowlist(canonical, state.Runtime.Rules.Current)) return $"error: {canonical} is on the allowlist; remove it there first\n";
+        if (state.Runtime.Rules.Current.IsAllowlistedKey(canonical)) return $"error: {canonical} is on the allowlist; remove it there first\n";
         long now = BanStore.NowNs();
         long expires = long.MaxValue;
         if (ttlText != "permanent")

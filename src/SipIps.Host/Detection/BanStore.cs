@@ -148,20 +148,4 @@ internal static class BanStore
         long s = Math.Max(0, (expiresNs - nowNs) / 1_000_000_000);
         return s >= 86400 ? $"{s / 86400}d {s % 86400 / 3600:00}h" : s >= 3600 ? $"{s / 3600}h {s % 3600 / 60:00}m" : s >= 60 ? $"{s / 60}m {s % 60:00}s" : $"{s}s";
     }
-
-    /// <summary>True when a ban on this key would hit an allowlisted address (an operator ban is then refused).</summary>
-    public static bool HitsAllowlist(string canonical, RuleSet rules)
-    {
-        int eq = canonical.IndexOf('=');
-        var spec = canonical[..eq].Split('+');
-        var values = canonical[(eq + 1)..];
-        if (spec.Length == 1 && spec[0] is "src_ip" or "dst_ip" && IpAddr.TryParse(Encoding.ASCII.GetBytes(values), out var ip))
-            return rules.Allowlist.Addresses.Contains(ip);
-        if (spec.Length == 1 && spec[0] == "src_prefix")
-        {
-            int slash = values.IndexOf('/');
-            if (IpAddr.TryParse(Encoding.ASCII.GetBytes(values[..slash]), out var p)) return rules.Allowlist.Addresses.Contains(p);
-        }
-        return false;
-    }
 }

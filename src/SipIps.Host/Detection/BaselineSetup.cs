@@ -34,5 +34,5 @@ internal static class BaselineSetup
     }
 
     public static BehaviourSetup Create(BaselineConfig c, DetectionRuntime runtime, IAlertSink alerts, Action<string> log) =>
-        new(() => runtime.Rules.Current.FactorRules, alerts, Load(c, log), c.File, c.MinWeeks, runtime.Shared.Protect, () => runtime.Shared.Mode);
+        new(() => runtime.Rules.Current.FactorRules, alerts, Load(c, log), c.File, c.MinWeeks, runtime.Shared, () => runtime.Shared.Mode);
 }

@@ -129,6 +129,7 @@ internal sealed class BridgeMetrics(
         {
             tables.Add(("sessions", sessions.Tracker.Active, sessions.Tracker.Capacity));
             tables.Add(("media", sessions.Media.Count, sessions.Media.Capacity));
+            foreach (var k in sessions.Behaviour.KeyedTables) tables.Add(("factor_keys_" + k.Spec.Name, k.Count, k.Capacity));
         }
         p.Family("sipips_table_entries", "gauge", "Entries in use in each fixed-capacity table.");
         foreach (var (name, count, _) in tables) p.Sample("sipips_table_entries", count, ("table", name));
