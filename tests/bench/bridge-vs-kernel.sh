@@ -7,7 +7,9 @@
 # exporters: SIP inspection with metrics, NetFlow and CLF on (and /metrics scraped every second) against the same with
 # every exporter off; for the exporters, the records they wrote per second and their threads' CPU.
 # The exporters row has the behaviour analysis off (its cost is the next row's, with it on).
-# MODES picks the rows (default: all): inspect exporters behaviour forward v3 sendto kernel.
+# exporters-split runs the same exporters with the worker alone on its core (bridge.cpus) and every other thread on the
+# generator's core (bridge.management_cpus): what a deployment with a management core sees.
+# MODES picks the rows (default: all): inspect exporters exporters-split behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -19,7 +21,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect exporters behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"inspect exporters exporters-split behaviour forward v3 sendto kernel"}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
   enabled: false"
@@ -95,7 +97,7 @@ cpu_of() { # PID -> jiffies used
   awk '{print $14+$15}' /proc/$1/stat
 }
 
-start_sipips() { # EXTRA-BRIDGE-YAML [TOP-LEVEL-YAML]
+start_sipips() { # EXTRA-BRIDGE-YAML [TOP-LEVEL-YAML [CPUS]]
   cat > $OUT/bench.yaml <<YAML
 bridge:
   pairs: [[pa, pb]]
@@ -105,7 +107,7 @@ control:
   socket: /tmp/sipips-bench.sock
 ${2:-$NOEXPORT}
 YAML
-  ip netns exec $LAB-br taskset -c 1 $SIPIPS run --config $OUT/bench.yaml > $OUT/bench-bridge.log 2>&1 &
+  ip netns exec $LAB-br taskset -c ${3:-1} $SIPIPS run --config $OUT/bench.yaml > $OUT/bench-bridge.log 2>&1 &
   bridge_pid=$!
   for _ in $(seq 100); do grep -q "forwarding " $OUT/bench-bridge.log 2>/dev/null && break; sleep 0.1; done
   # The first second after start loses a few thousand frames (the ports settle after the offload changes): warm up
@@ -180,6 +182,14 @@ for size in $SIZES; do
   if want exporters; then
     start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
     EXPORTER_STATS=1 measure "sipips + all exporters" "$size"
+    kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+  fi
+  if want exporters-split; then
+    # The deployment layout: the worker alone on core 1 (bridge.cpus), exporters, metrics and the runtime's threads on
+    # core 0 (bridge.management_cpus), beside the generator.
+    start_sipips "  cpus: [1]
+  management_cpus: [0]" "$EXPORT" 0,1; scraper & scraper_pid=$!
+    EXPORTER_STATS=1 measure "+ exporters, worker alone" "$size"
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
   fi
   if want behaviour; then

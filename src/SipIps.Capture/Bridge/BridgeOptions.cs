@@ -20,6 +20,8 @@ public sealed record BridgeOptions
     public IReadOnlyList<BridgePair> Pairs { get; init; } = [];
     /// <summary>Worker threads per port, joined by PACKET_FANOUT (hash, with defragmentation).</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
+    /// <summary>CPUs for the workers: worker w of every port runs on WorkerCpus[w % count] (empty: wherever the kernel puts it).</summary>
+    public IReadOnlyList<int> WorkerCpus { get; init; } = [];
     public RingVersion Ring { get; init; } = RingVersion.V2;
     public int RingFrames { get; init; } = 4096;
     public int BlockTimeoutMs { get; init; } = 1;

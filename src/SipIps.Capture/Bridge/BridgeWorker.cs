@@ -75,8 +75,12 @@ public sealed unsafe class BridgeWorker : IDisposable
         _thread?.Join();
     }
 
+    /// <summary>The CPU this worker's thread is pinned to, or -1.</summary>
+    public int Cpu { get; init; } = -1;
+
     private void Run()
     {
+        if (Cpu >= 0 && Interop.CpuAffinity.PinCurrentThread([Cpu]) is { } error) _log($"worker {Name}: cannot pin to CPU {Cpu}: {error}");
         try
         {
             Loop();

@@ -71,7 +71,10 @@ public sealed class InlineBridge : IDisposable
                         throw;
                     }
                     var engine = _options.Inspect ? new SipEngine(_options.Engine, _observer(), _hook()) : null;
-                    _workers.Add(new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log, _evidence));
+                    _workers.Add(new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log, _evidence)
+                    {
+                        Cpu = _options.WorkerCpus.Count > 0 ? _options.WorkerCpus[w % _options.WorkerCpus.Count] : -1,
+                    });
                 }
                 _kernelDrops[from] = 0;
             }

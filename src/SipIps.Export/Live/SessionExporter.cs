@@ -104,23 +104,27 @@ public sealed class SessionExporter : IDisposable, ISessionSink
         _thread.Start();
     }
 
+    /// <summary>Rest between passes over the rings (a ring holds far more than this many milliseconds of events).</summary>
+    public const int RestMs = 2;
+
     private void Run()
     {
         long nextExpire = 0, nextFlush = 0, nextSave = _clock() + 300_000_000_000;
         while (!_stop)
         {
-            int drained = 0;
+            bool full = false;
             foreach (var ring in Volatile.Read(ref _rings))
             {
                 // A bounded batch per ring per turn, so that one busy worker does not starve the others.
-                for (int i = 0; i < 4096 && ring.TryPeek(out int slot); i++)
+                int i = 0;
+                for (; i < 4096 && ring.TryPeek(out int slot); i++)
                 {
                     ref var e = ref ring[slot];
                     Tracker.OnEvent(e);
                     if (Monitor is not null) Behaviour.OnEvent(e);
                     ring.Release();
-                    drained++;
                 }
+                if (i == 4096) full = true;
             }
             long now = _clock();
             if (Monitor is not null)
@@ -146,7 +150,9 @@ public sealed class SessionExporter : IDisposable, ISessionSink
                 if (_writer.TemplatesDue(now)) _writer.SendTemplates(now);
                 nextFlush = now + 1_000_000_000;
             }
-            if (drained == 0) Thread.Sleep(1);
+            // Events are taken in batches: the thread rests unless a ring still had more than a batch, so that it does not
+            // wake for every few events on a core it may share with a worker.
+            if (!full) Thread.Sleep(RestMs);
         }
     }
 

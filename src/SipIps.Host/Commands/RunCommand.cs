@@ -103,6 +103,10 @@ internal static class RunCommand
 
         if (config.Bridge.Inspect) Warmup.Run(config.Bridge.Engine, rules);
 
+        // Everything but the workers to the management CPUs; threads started later inherit it, workers pin themselves.
+        if (config.ManagementCpus.Count > 0 && Capture.Interop.CpuAffinity.PinProcess(config.ManagementCpus) is { } pinError)
+            Log($"cannot pin to management CPUs {string.Join(",", config.ManagementCpus)}: {pinError}");
+
         // Exporters: each on its own thread, fed by per-worker bounded queues.
         var x = config.Export;
         SessionExporter? sessions = null;

@@ -17,6 +17,8 @@ public sealed record SipIpsConfig
     public string ControlSocket { get; init; } = DefaultControlSocket;
     public DetectionConfig Detection { get; init; } = new();
     public ExportConfig Export { get; init; } = new();
+    /// <summary>CPUs for everything but the workers (exporters, metrics, control, the runtime's threads); empty: any.</summary>
+    public IReadOnlyList<int> ManagementCpus { get; init; } = [];
 
     public static SipIpsConfig LoadFile(string path)
     {
@@ -52,6 +54,7 @@ public sealed record SipIpsConfig
 
         var pairs = new List<BridgePair>();
         int workers = Environment.ProcessorCount;
+        List<int> workerCpus = [], managementCpus = [];
         var ring = RingVersion.V2;
         int frames = 4096, blockTimeout = 1, batch = 64, busyPoll = 0;
         var send = SendMode.SendMmsg;
@@ -88,6 +91,8 @@ public sealed record SipIpsConfig
                 ["block_timeout_ms"] = n => blockTimeout = YamlTree.Int(n, "bridge.block_timeout_ms", 1, 1000),
                 ["send"] = n => send = YamlTree.OneOf(n, "bridge.send", "sendmmsg", "sendto") == "sendto" ? SendMode.SendTo : SendMode.SendMmsg,
                 ["batch"] = n => batch = YamlTree.Int(n, "bridge.batch", 1, 1024),
+                ["cpus"] = n => workerCpus = Cpus(n, "bridge.cpus"),
+                ["management_cpus"] = n => managementCpus = Cpus(n, "bridge.management_cpus"),
                 ["busy_poll_us"] = n => busyPoll = YamlTree.Int(n, "bridge.busy_poll_us", 0, 100_000),
                 ["exception_policy"] = n => policy = YamlTree.OneOf(n, "bridge.exception_policy", "fail-open", "fail-closed") == "fail-closed"
                     ? ExceptionPolicy.FailClosed : ExceptionPolicy.FailOpen,
@@ -125,6 +130,7 @@ public sealed record SipIpsConfig
         {
             File = file,
             ControlSocket = controlSocket,
+            ManagementCpus = managementCpus,
             Detection = detection,
             Export = export,
             Bridge = new BridgeOptions
@@ -137,6 +143,7 @@ public sealed record SipIpsConfig
                 Send = send,
                 Batch = batch,
                 BusyPollMicroseconds = busyPoll,
+                WorkerCpus = workerCpus,
                 OnError = policy,
                 DisableOffloads = offloads,
                 LinkPropagation = links,
@@ -157,6 +164,21 @@ public sealed record SipIpsConfig
         if (name.Length > 15 || name.Contains('/') || name.Contains(' '))
             throw node.Error($"'{name}' is not an interface name (at most 15 characters, no '/' or spaces)");
         return name;
+    }
+
+    /// <summary>A list of CPU numbers of this machine (as taskset and /proc/cpuinfo count them).</summary>
+    private static List<int> Cpus(YNode node, string what)
+    {
+        var list = new List<int>();
+        foreach (var item in YamlTree.Sequence(node, what).Items)
+        {
+            int cpu = YamlTree.Int(item, $"each of {what}", 0, 1023);
+            int online = Capture.Interop.CpuAffinity.OnlineCpus();
+            if (cpu >= online) throw item.Error($"{what}: CPU {cpu} does not exist here (CPUs 0 to {online - 1})");
+            if (!list.Contains(cpu)) list.Add(cpu);
+        }
+        if (list.Count == 0) throw node.Error($"{what} lists at least one CPU (or leave it out)");
+        return list;
     }
 
     private static List<ushort> Ports(YNode node, string what)

@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+
+namespace SipIps.Capture.Interop;
+
+/// <summary>
+/// Thread CPU affinity (sched_setaffinity on a thread id): workers on their own cores, the rest of the process (exporters,
+/// metrics, control, the runtime's threads) on the management cores, so that they never take a worker's time.
+/// </summary>
+public static unsafe partial class CpuAffinity
+{
+    private const int MaskWords = 16; // 1024 CPUs, as glibc's cpu_set_t
+
+    [LibraryImport("libc.so.6", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    private static partial int SchedSetAffinity(int tid, nuint size, ulong* mask);
+
+    [LibraryImport("libc.so.6", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    /// <summary>The CPUs online on this machine (not only those this process may run on now, as ProcessorCount says).</summary>
+    public static int OnlineCpus()
+    {
+        try
+        {
+            // "0-3" or "0,2-5": the highest number plus one.
+            string text = File.ReadAllText("/sys/devices/system/cpu/online").Trim();
+            int max = -1;
+            foreach (var part in text.Split(','))
+                if (int.TryParse(part.Split('-')[^1], out int n)) max = Math.Max(max, n);
+            return max >= 0 ? max + 1 : Environment.ProcessorCount;
+        }
+        catch (IOException)
+        {
+            return Environment.ProcessorCount;
+        }
+    }
+
+    /// <summary>Pins the calling thread to <paramref name="cpus"/>; the error text on failure, else null.</summary>
+    public static string? PinCurrentThread(IReadOnlyCollection<int> cpus) => Pin(GetTid(), cpus);
+
+    /// <summary>Pins every thread the process has now (new threads inherit their creator's set).</summary>
+    public static string? PinProcess(IReadOnlyCollection<int> cpus)
+    {
+        foreach (var dir in Directory.GetDirectories("/proc/self/task"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int tid)) continue;
+            string? error = Pin(tid, cpus);
+            // A thread may have ended since the listing.
+            if (error is not null && Directory.Exists(dir)) return error;
+        }
+        return null;
+    }
+
+    private static string? Pin(int tid, IReadOnlyCollection<int> cpus)
+    {
+        ulong* mask = stackalloc ulong[MaskWords];
+        new Span<ulong>(mask, MaskWords).Clear();
+        foreach (int cpu in cpus)
+        {
+            if (cpu is < 0 or >= MaskWords * 64) return $"CPU {cpu} is out of range";
+            mask[cpu / 64] |= 1UL << (cpu % 64);
+        }
+        if (SchedSetAffinity(tid, (nuint)(MaskWords * sizeof(ulong)), mask) == 0) return null;
+        return $"sched_setaffinity: {Marshal.GetLastSystemError() switch { 22 => "no such CPU online", 1 => "not permitted", int e => $"errno {e}" }}";
+    }
+}
