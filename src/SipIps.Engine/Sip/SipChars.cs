@@ -151,23 +151,30 @@ internal static class SipChars
     }
 
     /// <summary>Parses unsigned decimal digits; returns false when there are none. Sets overflow past <paramref name="max"/>.</summary>
-    public static bool TryParseDecimal(ReadOnlySpan<byte> b, ref int pos, int end, ulong max, out ulong value, out bool overflow)
+    /// <summary>
+    /// Reads the decimal digits at <paramref name="pos"/>; returns the position after them (equal to
+    /// <paramref name="pos"/> when there is none). A value past <paramref name="max"/> sets <paramref name="overflow"/>.
+    /// The position is returned, not passed by reference, so that callers keep theirs in a register.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ParseDecimal(ReadOnlySpan<byte> b, int pos, int end, ulong max, out ulong value, out bool overflow)
     {
-        value = 0;
-        overflow = false;
-        int start = pos;
-        while (pos < end && IsDigit(b[pos]))
+        ulong v = 0;
+        bool over = false;
+        while (pos < end)
         {
-            if (!overflow)
+            uint d = (uint)(b[pos] - '0');
+            if (d > 9) break;
+            if (!over)
             {
-                ulong next = value * 10 + (ulong)(b[pos] - '0');
-                if (value > (ulong.MaxValue - 9) / 10 || next > max)
-                    overflow = true;
-                else
-                    value = next;
+                ulong next = v * 10 + d;
+                if (v > (ulong.MaxValue - 9) / 10 || next > max) over = true;
+                else v = next;
             }
             pos++;
         }
-        return pos > start;
+        value = v;
+        overflow = over;
+        return pos;
     }
 }

@@ -42,8 +42,8 @@ public static partial class SipParser
     {
         while (p < end && b[p] == ';')
         {
-            p++;
-            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return default;
+            p = NextParam(b, p + 1, end, out SipSlice name, out SipSlice value);
+            if (p < 0) return default;
             if (value.IsPresent && Ascii.EqualsIgnoreCase(b.Slice(name.Start, name.Length), "boundary"u8))
                 return b.Slice(value.Start, value.Length);
             p = SipChars.SkipLws(b, p, end);
@@ -270,16 +270,19 @@ public static partial class SipParser
         media.Media = Slice(ms, p);
         media.Kind = MediaKind(b.Slice(ms, p - ms));
         p = SkipSpaces(b, p, end);
-        if (!SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong port, out bool of) || of)
+        int pe = SipChars.ParseDecimal(b, p, end, 65535, out ulong port, out bool of);
+        if (pe == p || of)
         {
             m.Anomalies |= SipAnomaly.SdpMalformed;
             return;
         }
         media.Port = (int)port;
+        p = pe;
         if (p < end && b[p] == '/')
         {
-            p++;
-            if (SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong count, out bool of2) && !of2) media.PortCount = (int)count;
+            int ce = SipChars.ParseDecimal(b, p + 1, end, 65535, out ulong count, out bool of2);
+            if (ce > p + 1 && !of2) media.PortCount = (int)count;
+            p = ce;
         }
         p = SkipSpaces(b, p, end);
         int ps = p;
@@ -292,7 +295,8 @@ public static partial class SipParser
         while (p < end)
         {
             int fs = p;
-            if (SipChars.TryParseDecimal(b, ref p, end, 127, out ulong pt, out bool of3) && !of3 && (p == end || b[p] == ' '))
+            p = SipChars.ParseDecimal(b, p, end, 127, out ulong pt, out bool of3);
+            if (p > fs && !of3 && (p == end || b[p] == ' '))
             {
                 if (m.PayloadTypeCount < m.PayloadTypes.Length)
                 {

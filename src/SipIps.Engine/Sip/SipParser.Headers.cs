@@ -22,11 +22,13 @@ public static partial class SipParser
             via.RPort = -2;
             via.Branch = via.Received = via.Maddr = via.Params = SipSlice.None;
             m.ViaTotal++;
-            if (!ParseViaValue(b, ref p, end, ref via))
+            int r = ParseViaValue(b, p, end, ref via);
+            if (r < 0)
             {
-                m.Fail(SipParseStatus.BadVia, p, SipHeaderId.Via);
+                m.Fail(SipParseStatus.BadVia, ~r, SipHeaderId.Via);
                 return;
             }
+            p = r;
             via.Text = Slice(vstart, p);
             if (!via.Branch.IsPresent) m.Anomalies |= SipAnomaly.MissingBranch;
             else if (!b.Slice(via.Branch.Start, via.Branch.Length).StartsWith("z9hG4bK"u8)) m.Anomalies |= SipAnomaly.BranchWithoutMagicCookie;
@@ -57,31 +59,34 @@ public static partial class SipParser
         return true;
     }
 
-    private static bool ParseViaValue(ReadOnlySpan<byte> b, ref int p, int end, ref SipVia via)
+    /// <returns>The position after the Via value, or the bitwise complement of where it went wrong (negative).</returns>
+    private static int ParseViaValue(ReadOnlySpan<byte> b, int p, int end, ref SipVia via)
     {
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport, with LWS allowed around each SLASH.
         int ps = p;
         int e = SipChars.SkipToken(b, p, end);
-        if (e == p) return false;
+        if (e == p) return ~p;
         p = SipChars.SkipLws(b, e, end);
-        if (p >= end || b[p] != '/') return false;
+        if (p >= end || b[p] != '/') return ~p;
         p = SipChars.SkipLws(b, p + 1, end);
         e = SipChars.SkipToken(b, p, end);
-        if (e == p) return false;
+        if (e == p) return ~p;
         p = SipChars.SkipLws(b, e, end);
-        if (p >= end || b[p] != '/') return false;
+        if (p >= end || b[p] != '/') return ~p;
         p = SipChars.SkipLws(b, p + 1, end);
         int ts = p;
         e = SipChars.SkipToken(b, p, end);
-        if (e == ts) return false;
+        if (e == ts) return ~p;
         via.TransportText = Slice(ts, e);
         via.Transport = ParseTransport(b.Slice(ts, e - ts));
         via.Protocol = Slice(ps, e);
         p = e;
-        if (p >= end || !SipChars.IsLws(b[p])) return false;
+        if (p >= end || !SipChars.IsLws(b[p])) return ~p;
         p = SipChars.SkipLws(b, p, end);
 
-        if (!ParseHostPort(b, ref p, end, out via.Host, out via.HostKind, out via.Port)) return false;
+        int hp = ParseHostPort(b, p, end, out via.Host, out via.HostKind, out via.Port);
+        if (hp < 0) return ~p;
+        p = hp;
 
         int paramStart = -1;
         while (true)
@@ -89,8 +94,9 @@ public static partial class SipParser
             int q = SipChars.SkipLws(b, p, end);
             if (q >= end || b[q] != ';') break;
             if (paramStart < 0) paramStart = q;
-            p = q + 1;
-            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return false;
+            int r = NextParam(b, q + 1, end, out SipSlice name, out SipSlice value);
+            if (r < 0) return r;
+            p = r;
             var n = b.Slice(name.Start, name.Length);
             if (AsciiCase.EqualsLower(n, "branch"u8)) via.Branch = value.IsPresent ? value : new SipSlice(name.End, 0);
             else if (AsciiCase.EqualsLower(n, "received"u8)) via.Received = value;
@@ -100,15 +106,14 @@ public static partial class SipParser
                 if (!value.IsPresent) via.RPort = -1;
                 else
                 {
-                    int vp = value.Start;
-                    if (!SipChars.TryParseDecimal(b, ref vp, value.End, 65535, out ulong rp, out bool of) || of || vp != value.End)
-                        return false;
+                    int vp = SipChars.ParseDecimal(b, value.Start, value.End, 65535, out ulong rp, out bool of);
+                    if (vp == value.Start || of || vp != value.End) return ~p;
                     via.RPort = (int)rp;
                 }
             }
         }
         if (paramStart >= 0) via.Params = Slice(paramStart, p);
-        return true;
+        return p;
     }
 
     private static SipTransport ParseTransport(ReadOnlySpan<byte> t) => t.Length switch
@@ -128,33 +133,37 @@ public static partial class SipParser
     };
 
     /// <summary>host [ COLON port ] as in Via sent-by (SWS allowed around the colon).</summary>
-    private static bool ParseHostPort(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice host, out HostKind kind, out int port)
+    /// <returns>The position after host and port, or -1 when they are not valid.</returns>
+    private static int ParseHostPort(ReadOnlySpan<byte> b, int p, int end, out SipSlice host, out HostKind kind, out int port)
     {
         port = -1;
-        if (!ParseHost(b, ref p, end, out host, out kind)) return false;
+        p = ParseHost(b, p, end, out host, out kind);
+        if (p < 0) return -1;
         int q = SipChars.SkipLws(b, p, end);
         if (q < end && b[q] == ':')
         {
             q = SipChars.SkipLws(b, q + 1, end);
-            if (!SipChars.TryParseDecimal(b, ref q, end, 65535, out ulong v, out bool overflow) || overflow) return false;
+            int e = SipChars.ParseDecimal(b, q, end, 65535, out ulong v, out bool overflow);
+            if (e == q || overflow) return -1;
             port = (int)v;
-            p = q;
+            p = e;
         }
-        return true;
+        return p;
     }
 
     /// <summary>
     /// Parses one generic-param after its ';' (RFC 3261: token [ EQUAL gen-value ], gen-value = token / host /
     /// quoted-string), with SWS around '='. Leaves <paramref name="p"/> just past the value.
     /// </summary>
-    private static bool NextParam(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice name, out SipSlice value)
+    /// <returns>The position after the parameter, or the bitwise complement of where it failed (negative).</returns>
+    private static int NextParam(ReadOnlySpan<byte> b, int p, int end, out SipSlice name, out SipSlice value)
     {
         value = SipSlice.None;
         p = SipChars.SkipLws(b, p, end);
         int ns = p;
         p = SipChars.SkipToken(b, p, end);
         name = Slice(ns, p);
-        if (p == ns) return false;
+        if (p == ns) return ~p;
         int q = SipChars.SkipLws(b, p, end);
         if (q < end && b[q] == '=')
         {
@@ -162,18 +171,17 @@ public static partial class SipParser
             if (q < end && b[q] == '"')
             {
                 int close = SipChars.SkipQuoted(b, q, end);
-                if (close < 0) return false;
+                if (close < 0) return ~p;
                 value = Slice(q + 1, close - 1);
-                p = close;
-                return true;
+                return close;
             }
             int vs = q;
             q = SipChars.SkipHeaderParam(b, q, end);
-            if (q == vs) return false;
+            if (q == vs) return ~p;
             value = Slice(vs, q);
             p = q;
         }
-        return true;
+        return p;
     }
 
     // ---------------------------------------------------------------- From, To, Contact, Route
@@ -252,20 +260,21 @@ public static partial class SipParser
     /// ( name-addr / addr-spec ) *( SEMI param ). Stops before a ',' or at the end; the caller decides whether a
     /// list may follow. Returns Ok or the reason.
     /// </summary>
-    private static SipParseStatus ParseNameAddr(ReadOnlySpan<byte> b, ref int p, int end, ref SipNameAddr na,
+    private static SipParseStatus ParseNameAddr(ReadOnlySpan<byte> b, ref int pos, int end, ref SipNameAddr na,
         SipParseStatus bad, bool allowBare)
     {
-        p = SipChars.SkipLws(b, p, end);
+        // A copy of the position: a by-reference one would live in memory through every loop below.
+        int p = SipChars.SkipLws(b, pos, end);
         int start = p;
-        if (p >= end) return bad;
+        if (p >= end) { pos = p; return bad; }
         bool bracketed;
         if (b[p] == '"')
         {
             int close = SipChars.SkipQuoted(b, p, end);
-            if (close < 0) return SipParseStatus.UnterminatedQuote;
+            if (close < 0) { pos = p; return SipParseStatus.UnterminatedQuote; }
             na.DisplayName = Slice(p, close);
             p = SipChars.SkipLws(b, close, end);
-            if (p >= end || b[p] != '<') return bad;
+            if (p >= end || b[p] != '<') { pos = p; return bad; }
             bracketed = true;
         }
         else
@@ -284,7 +293,7 @@ public static partial class SipParser
                 // (RFC 4475 3.1.2.15), which shows as a '<' further on.
                 int lt = b.Slice(p, end - p).IndexOf((byte)'<');
                 int colonInRun = b.Slice(s, p - s).IndexOf((byte)':');
-                if (lt >= 0 && colonInRun < 0 && (p >= end || b[p] != ':')) return SipParseStatus.BadDisplayName;
+                if (lt >= 0 && colonInRun < 0 && (p >= end || b[p] != ':')) { pos = p; return SipParseStatus.BadDisplayName; }
                 p = s;
                 bracketed = false;
             }
@@ -293,20 +302,20 @@ public static partial class SipParser
         if (bracketed)
         {
             int close = b.Slice(p, end - p).IndexOf((byte)'>');
-            if (close < 0) return bad;
+            if (close < 0) { pos = p; return bad; }
             close += p;
             int us = p + 1;
             // RFC 4475 3.1.2.14: no whitespace inside the angle brackets.
-            if (us >= close || SipChars.IsLws(b[us]) || SipChars.IsLws(b[close - 1])) return bad;
-            if (!ParseUri(b, us, close, ref na.Uri, UriContext.Enclosed)) return bad;
+            if (us >= close || SipChars.IsLws(b[us]) || SipChars.IsLws(b[close - 1])) { pos = p; return bad; }
+            if (!ParseUri(b, us, close, ref na.Uri, UriContext.Enclosed)) { pos = p; return bad; }
             p = close + 1;
         }
         else
         {
-            if (!allowBare) return bad;
+            if (!allowBare) { pos = p; return bad; }
             int ue = p;
             while (ue < end && b[ue] != ';' && b[ue] != ',' && !SipChars.IsLws(b[ue])) ue++;
-            if (!ParseUri(b, p, ue, ref na.Uri, UriContext.Bare)) return bad;
+            if (!ParseUri(b, p, ue, ref na.Uri, UriContext.Bare)) { pos = p; return bad; }
             p = ue;
         }
 
@@ -317,22 +326,26 @@ public static partial class SipParser
             int q = SipChars.SkipLws(b, p, end);
             if (q >= end || b[q] != ';') break;
             if (paramStart < 0) paramStart = q;
-            p = q + 1;
-            if (!NextParam(b, ref p, end, out SipSlice name, out SipSlice value)) return bad;
-            textEnd = p;
+            int r = NextParam(b, q + 1, end, out SipSlice name, out SipSlice value);
+            if (r < 0)
+            {
+                pos = ~r;
+                return bad;
+            }
+            p = textEnd = r;
             var n = b.Slice(name.Start, name.Length);
             if (AsciiCase.EqualsLower(n, "tag"u8)) na.Tag = value.IsPresent ? value : new SipSlice(name.End, 0);
             else if (value.IsPresent && AsciiCase.EqualsLower(n, "expires"u8))
             {
-                int vp = value.Start;
-                if (SipChars.TryParseDecimal(b, ref vp, value.End, uint.MaxValue, out ulong ex, out bool of) && vp == value.End)
+                int vp = SipChars.ParseDecimal(b, value.Start, value.End, uint.MaxValue, out ulong ex, out bool of);
+                if (vp > value.Start && vp == value.End)
                     na.Expires = of ? -2 : (long)ex;
             }
             else if (n.Length == 1 && (n[0] | 0x20) == 'q') na.Q = value;
         }
         if (paramStart >= 0) na.Params = Slice(paramStart, textEnd);
         na.Text = Slice(start, textEnd);
-        p = textEnd;
+        pos = textEnd;
         return SipParseStatus.Ok;
     }
 
@@ -352,8 +365,8 @@ public static partial class SipParser
 
     private static void ParseCSeq(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        int p = start;
-        if (!SipChars.TryParseDecimal(b, ref p, end, uint.MaxValue, out ulong number, out bool overflow))
+        int p = SipChars.ParseDecimal(b, start, end, uint.MaxValue, out ulong number, out bool overflow);
+        if (p == start)
         {
             m.Fail(SipParseStatus.BadCSeq, start, SipHeaderId.CSeq);
             return;
@@ -391,8 +404,8 @@ public static partial class SipParser
     /// </summary>
     private static long ParseScalar(ReadOnlySpan<byte> b, int start, int end, ulong max, SipMessage m, SipParseStatus bad, SipHeaderId id)
     {
-        int p = start;
-        if (!SipChars.TryParseDecimal(b, ref p, end, max, out ulong v, out bool overflow) || p != end)
+        int p = SipChars.ParseDecimal(b, start, end, max, out ulong v, out bool overflow);
+        if (p == start || p != end)
         {
             m.Fail(bad, p, id);
             return -1;
@@ -440,8 +453,8 @@ public static partial class SipParser
             int q = SipChars.SkipLws(b, p, end);
             if (q >= end) return true;
             if (b[q] != ';') return false;
-            p = q + 1;
-            if (!NextParam(b, ref p, end, out _, out _)) return false;
+            p = NextParam(b, q + 1, end, out _, out _);
+            if (p < 0) return false;
         }
     }
 

@@ -124,14 +124,15 @@ public static partial class SipParser
             m.Fail(SipParseStatus.BadVersion, start);
             return;
         }
-        p += 4;
-        if (!SipChars.TryParseDecimal(b, ref p, end, 1000, out ulong major, out bool o1) || p >= end || b[p] != '.')
+        p = SipChars.ParseDecimal(b, start + 4, end, 1000, out ulong major, out bool o1);
+        if (p == start + 4 || p >= end || b[p] != '.')
         {
             m.Fail(SipParseStatus.BadVersion, start);
             return;
         }
-        p++;
-        if (!SipChars.TryParseDecimal(b, ref p, end, 1000, out ulong minor, out bool o2) || p != end)
+        int minorStart = p + 1;
+        p = SipChars.ParseDecimal(b, minorStart, end, 1000, out ulong minor, out bool o2);
+        if (p == minorStart || p != end)
         {
             m.Fail(SipParseStatus.BadVersion, start);
             return;
@@ -157,7 +158,7 @@ public static partial class SipParser
             p = SipChars.SkipLws(b, p, end);
         }
         int codeStart = p;
-        SipChars.TryParseDecimal(b, ref p, end, 999, out ulong code, out bool overflow);
+        p = SipChars.ParseDecimal(b, p, end, 999, out ulong code, out bool overflow);
         int digits = p - codeStart;
         if (digits == 0)
         {

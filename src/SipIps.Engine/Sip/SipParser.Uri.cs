@@ -78,12 +78,14 @@ public static partial class SipParser
             p = at + 1;
         }
 
-        if (!ParseHost(b, ref p, end, out u.Host, out u.HostKind)) return false;
+        p = ParseHost(b, p, end, out u.Host, out u.HostKind);
+        if (p < 0) return false;
 
         if (p < end && b[p] == ':')
         {
-            p++;
-            if (!SipChars.TryParseDecimal(b, ref p, end, 65535, out ulong port, out bool overflow) || overflow) return false;
+            int e = SipChars.ParseDecimal(b, p + 1, end, 65535, out ulong port, out bool overflow);
+            if (e == p + 1 || overflow) return false;
+            p = e;
             u.Port = (int)port;
         }
 
@@ -116,41 +118,40 @@ public static partial class SipParser
     /// alphanumerics and inner hyphens, the top label starting with a letter; all-numeric text must be an IPv4
     /// address.
     /// </summary>
-    private static bool ParseHost(ReadOnlySpan<byte> b, ref int p, int end, out SipSlice host, out HostKind kind)
+    /// <returns>The position after the host, or -1 when there is no valid host at <paramref name="p"/>.</returns>
+    private static int ParseHost(ReadOnlySpan<byte> b, int p, int end, out SipSlice host, out HostKind kind)
     {
         host = SipSlice.None;
         kind = HostKind.None;
-        if (p >= end) return false;
+        if (p >= end) return -1;
         if (b[p] == '[')
         {
             int close = b.Slice(p, end - p).IndexOf((byte)']');
-            if (close < 0) return false;
+            if (close < 0) return -1;
             close += p;
-            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return false;
+            if (!IpAddr.TryParseV6(b.Slice(p + 1, close - p - 1), out _)) return -1;
             host = Slice(p, close + 1);
             kind = HostKind.IPv6;
-            p = close + 1;
-            return true;
+            return close + 1;
         }
         int n = b.Slice(p, end - p).IndexOfAnyExcept(SipChars.HostChars);
         int he = n < 0 ? end : p + n;
-        if (he == p) return false;
+        if (he == p) return -1;
         var name = b.Slice(p, he - p);
         var top = name[^1] == '.' ? name.Slice(0, name.Length - 1) : name;
         if (top.IsEmpty || SipChars.IsDigit(top[top.LastIndexOf((byte)'.') + 1]))
         {
             // A hostname's top label starts with a letter: one that starts with a digit is an IPv4 address.
-            if (!IpAddr.TryParseV4(name, out _)) return false;
+            if (!IpAddr.TryParseV4(name, out _)) return -1;
             kind = HostKind.IPv4;
         }
         else
         {
-            if (!ValidHostname(name)) return false;
+            if (!ValidHostname(name)) return -1;
             kind = HostKind.Name;
         }
         host = Slice(p, he);
-        p = he;
-        return true;
+        return he;
     }
 
     /// <summary>RFC 3261 hostname: labels of alphanumerics and inner hyphens; the top label starts with a letter.</summary>

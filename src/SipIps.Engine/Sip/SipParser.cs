@@ -51,8 +51,8 @@ public static partial class SipParser
             return;
         }
 
-        var lines = new LineFeedScanner(b, pos);
-        int lf = lines.Next();
+        int lf = b.Slice(pos).IndexOf((byte)'\n');
+        if (lf >= 0) lf += pos;
         EndOfLine(b, pos, lf, m, out int lineEnd, out int next);
         m.StartLine = SipSlice.FromBounds(pos, lineEnd);
         if (!ParseStartLine(b, pos, lineEnd, m))
@@ -63,7 +63,7 @@ public static partial class SipParser
         }
 
         int headerStart = next;
-        int headerEnd = ParseHeaders(b, next, m, ref lines);
+        int headerEnd = ParseHeaders(b, next, m);
         if (headerEnd > headerStart)
         {
             int ctl = b.Slice(headerStart, headerEnd - headerStart).IndexOfAny(SipChars.HeaderControls);
@@ -77,9 +77,11 @@ public static partial class SipParser
 
     /// <summary>Splits header lines, unfolds continuation lines in place, and dispatches each header.</summary>
     /// <returns>The offset just past the last header line (before the empty line).</returns>
-    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m, ref LineFeedScanner lines)
+    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m)
     {
         int len = b.Length;
+        // The scanner is this method's own local, so that its state stays in registers.
+        var lines = new LineFeedScanner(b, pos);
         int lf = lines.Next();
         while (pos < len)
         {
