@@ -106,7 +106,7 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         Assert.Equal(0, ports["pa"].GetProperty("send_errors").GetInt64());
         Assert.True(s.GetProperty("uptime_seconds").GetDouble() > 0);
         string text = Lab.Status();
-        Assert.Contains("worker(s) per port", text);
+        Assert.Contains("worker(s) per pair", text);
         Assert.Matches(@"pa\s+pb\s+up", text);
     }
 

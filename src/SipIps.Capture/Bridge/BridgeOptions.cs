@@ -18,7 +18,7 @@ public enum ExceptionPolicy
 public sealed record BridgeOptions
 {
     public IReadOnlyList<BridgePair> Pairs { get; init; } = [];
-    /// <summary>Worker threads per port, joined by PACKET_FANOUT (hash, with defragmentation).</summary>
+    /// <summary>Worker threads per pair, each running both directions; each port's rings are joined by PACKET_FANOUT (hash, with defragmentation).</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
     /// <summary>CPUs for the workers: worker w of every port runs on WorkerCpus[w % count] (empty: wherever the kernel puts it).</summary>
     public IReadOnlyList<int> WorkerCpus { get; init; } = [];

@@ -9,9 +9,10 @@ using SipIps.Engine.Pipeline;
 namespace SipIps.Capture.Bridge;
 
 /// <summary>
-/// One thread bridging one direction of a pair: receive a batch from the ring, run each frame through the engine,
-/// queue the passed ones for the peer, send, then give the batch back to the kernel (the verdict is applied at
-/// release). An exception on one frame never stops the loop: the exception policy decides that frame.
+/// One direction of a pair (a lane): receive a batch from the ring, run each frame through the engine, queue the
+/// passed ones for the peer, send, then give the batch back to the kernel (the verdict is applied at release). An
+/// exception on one frame never stops it: the exception policy decides that frame. A <see cref="BridgeThread"/> runs
+/// both lanes of a pair, so that a reply never waits for the other direction's thread to be scheduled.
 /// </summary>
 public sealed unsafe class BridgeWorker : IDisposable
 {
@@ -26,8 +27,7 @@ public sealed unsafe class BridgeWorker : IDisposable
     private readonly EvidenceRecorder? _evidence;
     private readonly int _batch;
     private static readonly double s_secondsPerTick = 1.0 / Stopwatch.Frequency;
-    private Thread? _thread;
-    private volatile bool _stop;
+    private long _nextExpire = Stopwatch.GetTimestamp();
 
     public BridgeWorker(string name, PacketSocket rx, PacketSocket tx, SipEngine? engine, BridgeOptions options, Action<string> log,
         EvidenceRecorder? evidence = null)
@@ -60,107 +60,61 @@ public sealed unsafe class BridgeWorker : IDisposable
         }
     }
 
-    /// <summary>Whether the worker's thread is still looping (it only ends on Stop, or by failing fast).</summary>
-    public bool IsRunning => _thread is { IsAlive: true } && !_stop;
+    /// <summary>The thread that runs this lane (set when it is added to one).</summary>
+    public BridgeThread? Thread { get; internal set; }
 
-    public void Start()
+    /// <summary>Whether the lane's thread is still looping (it only ends on Stop, or by failing fast).</summary>
+    public bool IsRunning => Thread is { IsRunning: true };
+
+    internal int Fd => _rx.Fd;
+
+    /// <summary>Takes one batch from the ring, inspects, forwards and releases it; returns the frames taken.</summary>
+    internal int Step(RxFrame* batch, Span<RxFrame> span)
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = Name };
-        _thread.Start();
-    }
-
-    public void Stop()
-    {
-        _stop = true;
-        _thread?.Join();
-    }
-
-    /// <summary>The CPU this worker's thread is pinned to, or -1.</summary>
-    public int Cpu { get; init; } = -1;
-
-    private void Run()
-    {
-        if (Cpu >= 0 && Interop.CpuAffinity.PinCurrentThread([Cpu]) is { } error) _log($"worker {Name}: cannot pin to CPU {Cpu}: {error}");
-        try
-        {
-            Loop();
-        }
-        catch (Exception e)
-        {
-            // The loop itself failed (not one frame): the bridge cannot forward this direction any more. Dying
-            // loudly lets systemd restart it and the fail-open helper bridge the ports meanwhile.
-            Environment.FailFast($"sipips: worker {Name} failed: {e}");
-        }
-    }
-
-    private void Loop()
-    {
-        RxFrame* batch = stackalloc RxFrame[_batch];
-        var span = new Span<RxFrame>(batch, _batch);
-        var pfd = new PollFd { Fd = _rx.Fd, Events = PollEvents.In | PollEvents.Err };
         var c = Counters;
-        long nextExpire = Stopwatch.GetTimestamp();
-        long spin = Stopwatch.Frequency * _options.BusyPollMicroseconds / 1_000_000;
-        long idleSince = 0;
-        while (!_stop)
+        int n = _ring.Fill(span.Length > _batch ? span[.._batch] : span);
+        if (n == 0) return 0;
+        for (int i = 0; i < n; i++)
         {
-            int n = _ring.Fill(span);
-            if (n == 0)
+            ref RxFrame f = ref batch[i];
+            c.RxFrames++;
+            c.RxBytes += f.WireLength;
+            if (f.ChecksumNotReady) c.ChecksumNotReady++;
+            if (f.Truncated)
             {
-                long now = Stopwatch.GetTimestamp();
-                if (idleSince == 0) idleSince = now;
-                if (now - idleSince < spin)
-                {
-                    Thread.SpinWait(32);
-                    continue;
-                }
-                idleSince = 0;
-                c.Polls++;
-                pfd.Revents = 0;
-                Libc.Poll(&pfd, 1, 100);
-                MaybeExpire(ref nextExpire);
+                // Part of the frame is missing from the ring (offloads on, or a frame larger than the MTU):
+                // forwarding it would corrupt it.
+                c.Drops[(int)DropReason.Truncated]++;
                 continue;
             }
-            idleSince = 0;
-            for (int i = 0; i < n; i++)
+            var verdict = Verdict.Pass;
+            if (_inspector is not null)
             {
-                ref RxFrame f = ref batch[i];
-                c.RxFrames++;
-                c.RxBytes += f.WireLength;
-                if (f.ChecksumNotReady) c.ChecksumNotReady++;
-                if (f.Truncated)
-                {
-                    // Part of the frame is missing from the ring (offloads on, or a frame larger than the MTU):
-                    // forwarding it would corrupt it.
-                    c.Drops[(int)DropReason.Truncated]++;
-                    continue;
-                }
-                var verdict = Verdict.Pass;
-                if (_inspector is not null)
-                {
-                    long started = Stopwatch.GetTimestamp();
-                    verdict = _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
-                    Processing.Observe((Stopwatch.GetTimestamp() - started) * s_secondsPerTick);
-                }
-                // Evidence: what the rules dropped or alerted on (a copy into a bounded queue; lost when full, counted).
-                if ((verdict.Alerted || verdict.Reason is DropReason.Rule or DropReason.RateLimit or DropReason.Ban or DropReason.Malformed) && _evidence is not null)
-                    _evidence.Offer(f.Span, f.TimestampNs, f.WireLength);
-                if (verdict.IsDrop)
-                {
-                    c.Drops[(int)verdict.Reason]++;
-                    continue;
-                }
-                _sender.Add(in f);
+                long started = Stopwatch.GetTimestamp();
+                verdict = _inspector.Inspect(f.Span, f.TimestampNs, f.WireLength, f.HasVlan ? f.VlanTci : -1);
+                Processing.Observe((Stopwatch.GetTimestamp() - started) * s_secondsPerTick);
             }
-            _sender.Flush();
-            _ring.Release(n);
-            ref readonly var s = ref _sender.Counters;
-            c.Forwarded = s.Frames;
-            c.ForwardedBytes = s.Bytes;
-            c.ForwardErrors = s.Errors;
-            MaybeExpire(ref nextExpire);
+            // Evidence: what the rules dropped or alerted on (a copy into a bounded queue; lost when full, counted).
+            if ((verdict.Alerted || verdict.Reason is DropReason.Rule or DropReason.RateLimit or DropReason.Ban or DropReason.Malformed) && _evidence is not null)
+                _evidence.Offer(f.Span, f.TimestampNs, f.WireLength);
+            if (verdict.IsDrop)
+            {
+                c.Drops[(int)verdict.Reason]++;
+                continue;
+            }
+            _sender.Add(in f);
         }
+        _sender.Flush();
+        _ring.Release(n);
+        ref readonly var s = ref _sender.Counters;
+        c.Forwarded = s.Frames;
+        c.ForwardedBytes = s.Bytes;
+        c.ForwardErrors = s.Errors;
+        return n;
     }
+
+    /// <summary>Expires the engine's state about ten times a second.</summary>
+    internal void MaybeExpire() => MaybeExpire(ref _nextExpire);
 
     private void MaybeExpire(ref long next)
     {

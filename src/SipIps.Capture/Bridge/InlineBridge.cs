@@ -17,6 +17,7 @@ public sealed class InlineBridge : IDisposable
     private readonly Action<string> _log;
     private readonly EvidenceRecorder? _evidence;
     private readonly List<BridgeWorker> _workers = new();
+    private readonly List<BridgeThread> _threads = new();
     private readonly Dictionary<string, long> _kernelDrops = new();
     private readonly Dictionary<string, bool> _running = new();
     private readonly HashSet<string> _downedByUs = new();
@@ -47,6 +48,9 @@ public sealed class InlineBridge : IDisposable
         foreach (var pair in _options.Pairs)
         {
             int mtu = NetDevice.Query(pair.A).Mtu;
+            // lanes[w] holds worker w's two directions: one thread runs both.
+            var lanes = new List<BridgeWorker>[_options.Workers];
+            for (int w = 0; w < lanes.Length; w++) lanes[w] = [];
             foreach (var (from, to) in new[] { (pair.A, pair.B), (pair.B, pair.A) })
             {
                 group++;
@@ -71,18 +75,24 @@ public sealed class InlineBridge : IDisposable
                         throw;
                     }
                     var engine = _options.Inspect ? new SipEngine(_options.Engine, _observer(), _hook()) : null;
-                    _workers.Add(new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log, _evidence)
-                    {
-                        Cpu = _options.WorkerCpus.Count > 0 ? _options.WorkerCpus[w % _options.WorkerCpus.Count] : -1,
-                    });
+                    var lane = new BridgeWorker($"{from}>{to}#{w}", rx, tx, engine, _options, _log, _evidence);
+                    _workers.Add(lane);
+                    lanes[w].Add(lane);
                 }
                 _kernelDrops[from] = 0;
+            }
+            for (int w = 0; w < lanes.Length; w++)
+            {
+                _threads.Add(new BridgeThread($"{pair.A}={pair.B}#{w}", [.. lanes[w]], _options, _log)
+                {
+                    Cpu = _options.WorkerCpus.Count > 0 ? _options.WorkerCpus[w % _options.WorkerCpus.Count] : -1,
+                });
             }
             _running[pair.A] = true;
             _running[pair.B] = true;
         }
         _started = DateTimeOffset.UtcNow;
-        foreach (var w in _workers) w.Start();
+        foreach (var t in _threads) t.Start();
         _heartbeat = new Timer(_ => Heartbeat(), null, 250, 250);
     }
 
@@ -253,13 +263,14 @@ public sealed class InlineBridge : IDisposable
     public IReadOnlyList<BridgeWorker> Workers => _workers;
 
     /// <summary>Every worker is looping (for the systemd watchdog).</summary>
-    public bool Healthy => _workers.Count > 0 && _workers.All(w => w.IsRunning);
+    public bool Healthy => _threads.Count > 0 && _threads.All(t => t.IsRunning);
+    public IReadOnlyList<BridgeThread> Threads => _threads;
 
     public void Stop()
     {
         _heartbeat?.Dispose();
         _heartbeat = null;
-        foreach (var w in _workers) w.Stop();
+        foreach (var t in _threads) t.Stop();
         lock (_gate)
         {
             // Leave the ports as found.
@@ -273,5 +284,6 @@ public sealed class InlineBridge : IDisposable
         Stop();
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();
+        _threads.Clear();
     }
 }

@@ -237,7 +237,7 @@ internal static class RunCommand
 
         var o = config.Bridge;
         var snap = bridge.Snapshot();
-        Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per port, ring {snap.Ring}, " +
+        Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per pair (each runs both directions), ring {snap.Ring}, " +
             $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
         Log($"detection: {rules.Rules.Count} rule(s), {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
             $"{runtime.Enforcement.Bans} active ban(s); alerts to {d.AlertLog ?? "(off)"}");
@@ -477,7 +477,7 @@ internal static class RunCommand
         var sb = new StringBuilder();
         var up = s.Uptime;
         sb.AppendLine(CultureInfo.InvariantCulture, $"sipips {Program.Version}: up {(int)up.TotalDays}d {up.Hours:00}:{up.Minutes:00}:{up.Seconds:00} since {s.Started:yyyy-MM-dd HH:mm:ss}Z");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  {s.WorkersPerPort} worker(s) per port, ring {s.Ring}, send {s.Send}, exception policy {s.ExceptionPolicy}, inspection {(s.Inspect ? "on" : "off")}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  {s.WorkersPerPort} worker(s) per pair (each runs both directions), ring {s.Ring}, send {s.Send}, exception policy {s.ExceptionPolicy}, inspection {(s.Inspect ? "on" : "off")}");
         sb.AppendLine();
         sb.AppendLine("  port     peer     link   rx frames     rx bytes  forwarded    dropped  kernel drops  send errors  csum-not-ready  errors");
         foreach (var p in s.Ports)

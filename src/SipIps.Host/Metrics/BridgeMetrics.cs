@@ -35,7 +35,7 @@ internal sealed class BridgeMetrics(
         p.Family("sipips_build_info", "gauge", "SipIps version (always 1).");
         p.Sample("sipips_build_info", 1, ("version", Program.Version));
         p.Single("sipips_start_time_seconds", "gauge", "When the bridge started, in seconds since the Unix epoch.", snap.Started.ToUnixTimeMilliseconds() / 1000.0);
-        p.Single("sipips_workers_per_port", "gauge", "Worker threads per port.", snap.WorkersPerPort);
+        p.Single("sipips_workers_per_port", "gauge", "Worker threads per interface pair (each runs both directions; also the fanout width of each port).", snap.WorkersPerPort);
 
         // Ports.
         p.Family("sipips_port_up", "gauge", "1 when the port is up with a carrier.");
