@@ -606,6 +606,37 @@ public class BehaviourTests(ITestOutputHelper output)
         Assert.Equal(0, h.Enforcement.Bans);
     }
 
+    /// <summary>
+    /// A sparse capture (one message every few seconds over days) ticks once per message; a lazy monitor skips the
+    /// seconds no rule judges, and its forced last tick gives exactly the factors of one that computed every second.
+    /// </summary>
+    [Fact]
+    public void A_lazy_monitor_ends_with_the_same_factors()
+    {
+        var m = new EventMaker();
+        var rnd = new Random(5);
+        var eager = new BehaviourAnalyzer();
+        var lazy = new BehaviourAnalyzer();
+        var rules = RuleLoader.Parse(File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml")), "behaviour.yaml").RuleSet!.FactorRules;
+        var a = new FactorMonitor(eager, null, new ListSink(), () => rules);
+        var b = new FactorMonitor(lazy, null, new ListSink(), () => rules) { Lazy = true };
+        long t = T0;
+        for (int i = 0; i < 5000; i++)
+        {
+            t += rnd.Next(1, 5) * 700_000_000L;
+            var e = i % 3 == 2 ? m.Response(t, 200, SipMethod.Invite, $"c{i / 3}") : m.Request(t, i % 3 == 0 ? SipMethod.Invite : SipMethod.Ack, $"c{i / 3}", to: $"sip:u{i % 7}@example.com");
+            eager.OnEvent(e);
+            lazy.OnEvent(e);
+            a.Tick(t);
+            b.Tick(t);
+        }
+        a.Tick(t + 1_000_000_000, force: true);
+        b.Tick(t + 1_000_000_000, force: true);
+        Assert.Equal(a.ShortWindow, b.ShortWindow);
+        Assert.Equal(a.LongWindow, b.LongWindow);
+        Assert.Equal(a.LastEvaluatedSecond, b.LastEvaluatedSecond);
+    }
+
     private static int Poisson(Random rnd, double mean)
     {
         double l = Math.Exp(-mean), p = 1;

@@ -282,6 +282,9 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         return DistinctSketch.Estimate(scratch);
     }
 
+    /// <summary>SIP messages in the <paramref name="window"/> seconds that end with <paramref name="last"/>.</summary>
+    public long Messages(long last, int window) => Sum(C.Sip, last, Math.Clamp(window, 1, WindowLong));
+
     /// <summary>
     /// The factors over the <paramref name="window"/> seconds that end with second <paramref name="last"/> (use a
     /// complete second: the current one is still filling). Undefined ratios (nothing to divide by) are NaN.

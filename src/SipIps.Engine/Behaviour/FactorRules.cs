@@ -115,14 +115,31 @@ public sealed class FactorMonitor
     public long LastEvaluatedSecond => _lastSecond;
     public int BaselineWeeks { get; private set; }
 
+    /// <summary>
+    /// When set (replaying a capture without a per-second report), a second in which no rule on all traffic has enough
+    /// messages to be judged and no baseline learns is not computed in full: a sparse capture spread over weeks
+    /// ticks once per packet. <see cref="ShortWindow"/> and <see cref="LongWindow"/> are then current only after a
+    /// forced tick.
+    /// </summary>
+    public bool Lazy { get; set; }
+
     /// <summary>Evaluates every complete second up to the one before <paramref name="nowNs"/>.</summary>
-    public void Tick(long nowNs)
+    public void Tick(long nowNs) => Tick(nowNs, force: false);
+
+    /// <summary>As <see cref="Tick(long)"/>; <paramref name="force"/> computes every factor even when <see cref="Lazy"/>.</summary>
+    public void Tick(long nowNs, bool force)
     {
         long last = nowNs / 1_000_000_000 - 1;
         if (last <= _lastSecond) return;
         EnsureTables();
         // After a gap, evaluate only the latest second: the windows cover what was missed.
         _lastSecond = last;
+        if (Lazy && !force && _learner is null && !Judged(last))
+        {
+            foreach (var rule in Rules())
+                if (!rule.Key.IsGlobal) TickKeyed(rule, last, (last + 1) * 1_000_000_000, null, 0, 0);
+            return;
+        }
         long sipShort = _analyzer.Evaluate(last, BehaviourAnalyzer.WindowShort, _short);
         long sipLong = _analyzer.Evaluate(last, BehaviourAnalyzer.WindowLong, _long);
         long at = (last + 1) * 1_000_000_000;
@@ -160,6 +177,18 @@ public sealed class FactorMonitor
             Raise(rule, "global", at, sip, results);
         }
         if (_learner is not null) _learner.Sample(at, _long);
+    }
+
+    /// <summary>Whether any rule on all traffic has enough messages in its window at second <paramref name="last"/>.</summary>
+    private bool Judged(long last)
+    {
+        foreach (var rule in Rules())
+        {
+            if (!rule.Key.IsGlobal) continue;
+            int window = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? BehaviourAnalyzer.WindowShort : BehaviourAnalyzer.WindowLong;
+            if (_analyzer.Messages(last, window) >= rule.MinMessages) return true;
+        }
+        return false;
     }
 
     /// <summary>A rule per key: every key seen in the window is checked on its own factors.</summary>

@@ -52,6 +52,8 @@ internal sealed class CaptureSessions : ISessionSink
     public void Begin(long firstNs)
     {
         _now = firstNs;
+        // Without a per-second report, seconds nobody judges need not be computed in full (sparse captures).
+        Monitor.Lazy = Series is null;
         if (_writer is null) return;
         _writer.BootNs = firstNs;
         _writer.SendTemplates(firstNs);
@@ -106,7 +108,7 @@ internal sealed class CaptureSessions : ISessionSink
     public void Finish(long lastNs)
     {
         _now = lastNs;
-        Monitor.Tick(lastNs + 1_000_000_000);
+        Monitor.Tick(lastNs + 1_000_000_000, force: true);
         Learner?.Flush();
         Tracker.Flush();
         _writer?.Flush(lastNs);
