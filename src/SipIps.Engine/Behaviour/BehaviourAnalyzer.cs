@@ -93,16 +93,21 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
     /// <summary>Moves the clock to <paramref name="second"/>, clearing the buckets of the seconds skipped.</summary>
     public void Advance(long second)
     {
-        if (second <= _now) return;
-        long from = _now == long.MinValue ? second - Seconds + 1 : Math.Max(_now + 1, second - Seconds + 1);
-        for (long s = from; s <= second; s++)
-        {
-            int slot = Slot(s);
-            _second[slot] = s;
-            Array.Clear(_counts, slot * (int)C.Count, (int)C.Count);
-            Array.Clear(_sketches, slot * (int)D.Count * DistinctSketch.Registers, (int)D.Count * DistinctSketch.Registers);
-        }
-        _now = second;
+        if (second > _now) _now = second;
+    }
+
+    /// <summary>
+    /// Makes the bucket of <paramref name="second"/> its own before it is counted into: a bucket still holding an
+    /// older second is cleared here, when it is used, not when the clock passes it (a sparse capture jumps seconds
+    /// on nearly every packet). Readers skip buckets whose second is not the one they ask for.
+    /// </summary>
+    private void Touch(long second)
+    {
+        int slot = Slot(second);
+        if (_second[slot] == second) return;
+        _second[slot] = second;
+        Array.Clear(_counts, slot * (int)C.Count, (int)C.Count);
+        Array.Clear(_sketches, slot * (int)D.Count * DistinctSketch.Registers, (int)D.Count * DistinctSketch.Registers);
     }
 
     private ref long Count(long second, C c) => ref _counts[Slot(second) * (int)C.Count + (int)c];
@@ -115,6 +120,7 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         long second = e.TimestampNs / 1_000_000_000;
         if (_now != long.MinValue && second < _now - Seconds + 1) return; // older than the ring: ignored
         Advance(second);
+        Touch(second);
         if (e.Kind == SessionEventKind.Rtp)
         {
             OnRtp(second, e);
@@ -227,6 +233,7 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         long second = timestampNs / 1_000_000_000;
         if (_now != long.MinValue && second < _now - Seconds + 1) return;
         Advance(second);
+        Touch(second);
         Count(second, C.PddMsSum) += (long)(seconds * 1000);
         Count(second, C.PddCount)++;
     }
