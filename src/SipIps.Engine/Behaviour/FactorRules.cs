@@ -196,6 +196,7 @@ public sealed class FactorMonitor
     {
         var table = _analyzer.Keyed(rule.Key);
         int window = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? BehaviourAnalyzer.WindowShort : BehaviourAnalyzer.WindowLong;
+        if (table.Messages(last, window) < Math.Max(1, rule.MinMessages)) return;
         ConditionResult[]? results = null;
         for (int k = 0; k < table.Capacity; k++)
         {

@@ -42,6 +42,9 @@ public sealed class KeyedFactors
     private readonly byte[] _text;       // [slot, KeyText.MaxValueLength] canonical key value
     private readonly byte[] _textLength;
     private readonly int _mask;
+    // Messages of all keys per second: a window with fewer than a rule's minimum has no key to check.
+    private readonly long[] _total = new long[Seconds];
+    private readonly long[] _totalSecond = new long[Seconds];
     private readonly byte[] _scratch = new byte[KeyText.MaxCanonicalLength];
     private SipUri _uri;
 
@@ -85,6 +88,13 @@ public sealed class KeyedFactors
             Unkeyed++;
             return;
         }
+        int ts = Slot(second);
+        if (_totalSecond[ts] != second)
+        {
+            _totalSecond[ts] = second;
+            _total[ts] = 0;
+        }
+        _total[ts]++;
         var value = _scratch.AsSpan(0, n);
         ulong id = Hash64.Compute(value, 0x4B45_5945_44UL) | 1;
         int slot = FindOrAdd(id, value, second);
@@ -165,6 +175,15 @@ public sealed class KeyedFactors
         value[..n].CopyTo(_text.AsSpan(idlest * KeyText.MaxValueLength, KeyText.MaxValueLength));
         _textLength[idlest] = (byte)n;
         return idlest;
+    }
+
+    /// <summary>Messages of all keys in the <paramref name="window"/> seconds that end with <paramref name="last"/>.</summary>
+    public long Messages(long last, int window)
+    {
+        long n = 0;
+        for (long s = last - window + 1; s <= last; s++)
+            if (_totalSecond[Slot(s)] == s) n += _total[Slot(s)];
+        return n;
     }
 
     /// <summary>Whether slot <paramref name="slot"/> holds a key that was seen in the seconds after <paramref name="since"/>.</summary>
