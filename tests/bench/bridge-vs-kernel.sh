@@ -2,10 +2,10 @@
 # Whole-system forwarding figures in the lab (root): SipIps with full SIP processing, SipIps forwarding only, and
 # the kernel's own bridge on the same topology. The generator (core 0) sends SIP frames of 242 and 1000 bytes from
 # the UAC to the UAS; SipIps runs with one worker on core 1. For each mode and size: the highest delivered rate at
-# no more than 0.1% loss (ramp of 2 s trials, then 3 runs of 10 s), SipIps's CPU, and ping RTT p50/p99 under 50%
-# of SipIps's saturation rate. Also ring V3 and sendto against the default (V2, sendmmsg), and the cost of the
-# exporters: SIP inspection with metrics, NetFlow and CLF on (and /metrics scraped every second) against the same with
-# every exporter off; for the exporters, the records they wrote per second and their threads' CPU.
+# no more than 0.1% loss (ramp of 2 s trials, then 3 runs of 10 s), SipIps's CPU, ping RTT p50/p99 under 50%
+# of SipIps's saturation rate, and the loss at 50% of it in each of 3 runs of 10 s. Also ring V3 and sendto
+# against the default (V2, sendmmsg), and the cost of the exporters: SIP inspection with metrics, NetFlow and CLF
+# on (and /metrics scraped every second) against the same with every exporter off; for the exporters, the records they wrote per second and their threads' CPU.
 # The exporters row has the behaviour analysis off (its cost is the next row's, with it on).
 # exporters-split runs the same exporters with the worker alone on its core (bridge.cpus) and every other thread on the
 # generator's core (bridge.management_cpus): what a deployment with a management core sees.
@@ -141,13 +141,16 @@ measure() { # NAME SIZE -> prints a line; uses the running forwarder
   sleep 1
   read -r p50 p99 < <(rtt)
   wait $bg || true
-  python3 - "$name" "$size" "$sat" "$runs" "$cpu" "$p50" "$p99" <<'PY' | tee -a $RESULTS
+  # Loss at 50% of saturation, RUNS runs of SECONDS_PER_RUN each (the target is none in any run).
+  local half
+  half=$(for _ in $(seq $RUNS); do trial "$size" $(( sat / 2 )) $SECONDS_PER_RUN; done | awk '{printf "%s%.3f%%", (NR>1?", ":""), $2*100}')
+  python3 - "$name" "$size" "$sat" "$runs" "$cpu" "$p50" "$p99" "$half" <<'PY' | tee -a $RESULTS
 import sys
-name, size, sat, runs, cpu, p50, p99 = sys.argv[1:]
+name, size, sat, runs, cpu, p50, p99, half = sys.argv[1:]
 rows = [r.split() for r in runs.strip().splitlines()]
 rates = [float(r[0]) for r in rows]; losses = [float(r[1]) for r in rows]
 ok = all(l <= 0.001 for l in losses)
-print(f"{name:28s} {size:>5s} B  loss-free {min(rates):>10,.0f} pkt/s  (runs: {', '.join(f'{x:,.0f}' for x in rates)}; max loss {max(losses)*100:.3f}%{'' if ok else ' OVER 0.1%'})  CPU {cpu:>5s}  RTT p50 {p50} us p99 {p99} us at 50% load")
+print(f"{name:28s} {size:>5s} B  loss-free {min(rates):>10,.0f} pkt/s  (runs: {', '.join(f'{x:,.0f}' for x in rates)}; max loss {max(losses)*100:.3f}%{'' if ok else ' OVER 0.1%'})  CPU {cpu:>5s}  RTT p50 {p50} us p99 {p99} us at 50% load; loss at 50%: {half}")
 PY
   if [ -n "$xstats" ]; then echo "$xstats" | tee -a $RESULTS; fi
 }
