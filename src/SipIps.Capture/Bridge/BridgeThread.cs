@@ -24,7 +24,7 @@ public sealed unsafe class BridgeThread
         _lanes = lanes;
         _options = options;
         _log = log;
-        foreach (var lane in lanes) lane.Thread = this;
+        foreach (var lane in lanes) lane.Owner = this;
     }
 
     public string Name { get; }

@@ -25,7 +25,6 @@ public sealed unsafe class BridgeWorker : IDisposable
     private readonly BridgeOptions _options;
     private readonly Action<string> _log;
     private readonly EvidenceRecorder? _evidence;
-    private readonly int _batch;
     private static readonly double s_secondsPerTick = 1.0 / Stopwatch.Frequency;
     private long _nextExpire = Stopwatch.GetTimestamp();
 
@@ -41,7 +40,6 @@ public sealed unsafe class BridgeWorker : IDisposable
         _engine = engine;
         _options = options;
         _log = log;
-        _batch = Math.Max(1, options.Batch);
         if (engine is not null) _inspector = new FrameInspector(engine, Counters, log, name) { Policy = options.OnError };
     }
 
@@ -61,18 +59,18 @@ public sealed unsafe class BridgeWorker : IDisposable
     }
 
     /// <summary>The thread that runs this lane (set when it is added to one).</summary>
-    public BridgeThread? Thread { get; internal set; }
+    public BridgeThread? Owner { get; internal set; }
 
     /// <summary>Whether the lane's thread is still looping (it only ends on Stop, or by failing fast).</summary>
-    public bool IsRunning => Thread is { IsRunning: true };
+    public bool IsRunning => Owner is { IsRunning: true };
 
     internal int Fd => _rx.Fd;
 
-    /// <summary>Takes one batch from the ring, inspects, forwards and releases it; returns the frames taken.</summary>
+    /// <summary>Takes one batch (up to the span's length) from the ring, inspects, forwards and releases it; returns the frames taken.</summary>
     internal int Step(RxFrame* batch, Span<RxFrame> span)
     {
         var c = Counters;
-        int n = _ring.Fill(span.Length > _batch ? span[.._batch] : span);
+        int n = _ring.Fill(span);
         if (n == 0) return 0;
         for (int i = 0; i < n; i++)
         {
