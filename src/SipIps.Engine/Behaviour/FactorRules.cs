@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using SipIps.Engine.Common;
 using SipIps.Engine.Detection;
 
 namespace SipIps.Engine.Behaviour;
@@ -64,7 +65,8 @@ public sealed class FactorMonitor
     private readonly BehaviourAnalyzer _analyzer;
     private readonly BaselineLearner? _learner;
     private readonly IAlertSink _alerts;
-    private readonly Dictionary<string, long> _quietUntil = new(StringComparer.Ordinal);
+    // End of the cooldown, per rule and key (0 for a rule on all traffic).
+    private readonly Dictionary<(string Rule, ulong Key), long> _quietUntil = [];
     private readonly double[] _short = new double[Factors.Count];
     private readonly double[] _long = new double[Factors.Count];
     private long _lastSecond = long.MinValue;
@@ -72,7 +74,7 @@ public sealed class FactorMonitor
     private readonly double[] _keyed = new double[Factors.Count];
     // Per key: the score (decaying with a half-life, as message rules' scores do) and, per rule and key, the end of the
     // cooldown. Both are bounded: past the cap, settled entries are swept, and a key that finds no room is not scored.
-    private readonly Dictionary<string, (double Score, long AtNs)> _scores = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, (double Score, long AtNs)> _scores = [];
     public const int MaxKeyStates = 65_536;
 
     public FactorMonitor(BehaviourAnalyzer analyzer, BaselineLearner? learner, IAlertSink alerts, Func<IReadOnlyList<FactorRule>> rules,
@@ -161,7 +163,7 @@ public sealed class FactorMonitor
             var values = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? _short : _long;
             long sip = rule.WindowSeconds <= BehaviourAnalyzer.WindowShort ? sipShort : sipLong;
             if (sip < rule.MinMessages) continue;
-            if (_quietUntil.TryGetValue(rule.Id, out long quiet) && at < quiet) continue;
+            if (_quietUntil.TryGetValue((rule.Id, 0), out long quiet) && at < quiet) continue;
             var results = new ConditionResult[rule.When.Count];
             bool all = true;
             for (int i = 0; i < rule.When.Count && all; i++)
@@ -170,11 +172,11 @@ public sealed class FactorMonitor
                 all = results[i].Met;
             }
             if (!all) continue;
-            _quietUntil[rule.Id] = at + rule.CooldownNs;
+            _quietUntil[(rule.Id, 0)] = at + rule.CooldownNs;
             Fired++;
             if (History.Count < 10_000) History.Add((at, rule.Id, results));
             _learner?.Alarm();
-            Raise(rule, "global", at, sip, results);
+            Raise(rule, "global", KeySpec.Global.Tag, at, sip, results);
         }
         if (_learner is not null) _learner.Sample(at, _long);
     }
@@ -211,26 +213,26 @@ public sealed class FactorMonitor
                 all = results[i].Met;
             }
             if (!all) continue;
-            string key = table.KeyString(k);
-            string quietKey = rule.Id + " " + key;
+            // Keys in their cooldown are skipped before anything is allocated for them.
+            var quietKey = (rule.Id, table.Id(k));
             if (_quietUntil.TryGetValue(quietKey, out long quiet) && at < quiet) continue;
             if (_quietUntil.Count >= MaxKeyStates) Sweep(_quietUntil, v => v <= at);
             if (_quietUntil.Count < MaxKeyStates) _quietUntil[quietKey] = at + rule.CooldownNs;
             Fired++;
             if (History.Count < 10_000) History.Add((at, rule.Id, [.. results]));
-            Raise(rule, key, at, sip, results);
+            Raise(rule, table.KeyString(k), Hash64.Combine(rule.Key.Tag, table.Id(k)), at, sip, results);
             results = null;
         }
     }
 
-    private static void Sweep<T>(Dictionary<string, T> map, Func<T, bool> settled)
+    private static void Sweep<TKey, T>(Dictionary<TKey, T> map, Func<T, bool> settled) where TKey : notnull
     {
         foreach (var (k, v) in map)
             if (settled(v)) map.Remove(k);
     }
 
     /// <summary>Adds the rule's score to the key's (decayed) score and returns it.</summary>
-    private double AddScore(string key, double score, long at)
+    private double AddScore(ulong key, double score, long at)
     {
         if (_scores.TryGetValue(key, out var s)) score += s.Score * Math.Pow(0.5, (at - s.AtNs) / ScoreHalfLifeNs);
         if (_scores.Count >= MaxKeyStates && !_scores.ContainsKey(key))
@@ -238,10 +240,6 @@ public sealed class FactorMonitor
         if (_scores.Count < MaxKeyStates || _scores.ContainsKey(key)) _scores[key] = (score, at);
         return score;
     }
-
-    /// <summary>The current score of a key, as a factor rule left it.</summary>
-    public double ScoreOf(string key, long nowNs) =>
-        _scores.TryGetValue(key, out var s) ? s.Score * Math.Pow(0.5, (nowNs - s.AtNs) / ScoreHalfLifeNs) : 0;
 
     private ConditionResult Check(FactorCondition c, double value, Baseline? baseline, int slot, int week)
     {
@@ -280,7 +278,7 @@ public sealed class FactorMonitor
         return new ConditionResult(c, value, threshold, stats, usedStatic, met);
     }
 
-    private void Raise(FactorRule rule, string key, long at, long sip, ConditionResult[] results)
+    private void Raise(FactorRule rule, string key, ulong scoreKey, long at, long sip, ConditionResult[] results)
     {
         var json = new StringBuilder("{");
         for (int i = 0; i < results.Length; i++)
@@ -309,7 +307,7 @@ public sealed class FactorMonitor
             Factors = json.ToString(),
         };
         bool enforce = Mode == RuleMode.Prevent && rule.Mode == RuleMode.Prevent && _detection is not null;
-        double score = AddScore(key, rule.Score, at);
+        double score = AddScore(scoreKey, rule.Score, at);
         bool reached = false;
         var taken = new RuleAction(ActionKind.Alert, 0, 0, 0, 0);
         foreach (var a in rule.Actions)

@@ -189,6 +189,9 @@ public sealed class KeyedFactors
     /// <summary>Whether slot <paramref name="slot"/> holds a key that was seen in the seconds after <paramref name="since"/>.</summary>
     public bool IsActive(int slot, long since) => _id[slot] != 0 && _lastSeen[slot] > since;
 
+    /// <summary>The key's identity in this table (a hash of its canonical value; 0 for a free slot).</summary>
+    public ulong Id(int slot) => _id[slot];
+
     /// <summary>The key's canonical value (the part after "spec=").</summary>
     public ReadOnlySpan<byte> Value(int slot) => _text.AsSpan(slot * KeyText.MaxValueLength, _textLength[slot]);
 
