@@ -392,6 +392,21 @@ public class BehaviourTests(ITestOutputHelper output)
         Assert.Equal(alert.TimestampNs + 60_000_000_000, shared.ProtectUntilNs);
     }
 
+    private static RuleSet Loaded(string yaml)
+    {
+        var load = RuleLoader.Parse(yaml);
+        Assert.Empty(load.Errors);
+        return load.RuleSet!;
+    }
+
+    /// <summary>A detection engine (for bans and limits on the packet path) and a monitor of the rule set's factor rules.</summary>
+    private static (Harness H, BehaviourAnalyzer Analyzer, FactorMonitor Monitor) KeyedSetup(RuleSet rules, int keys = 64)
+    {
+        var h = new Harness(rules);
+        var analyzer = new BehaviourAnalyzer(keysPerKind: keys);
+        return (h, analyzer, new FactorMonitor(analyzer, null, h.Sink, () => rules.FactorRules, h.Shared));
+    }
+
     /// <summary>A message between two given addresses (a response goes from <paramref name="server"/> to <paramref name="client"/>).</summary>
     private static SessionEvent Between(EventMaker m, long t, IpAddr client, IpAddr server, SipMethod method, string callId, int status = 0,
         string to = "sip:bob@example.com")
@@ -474,11 +489,7 @@ public class BehaviourTests(ITestOutputHelper output)
         const string yaml = "rules:\n  - id: source-error-ratio\n    key: src_ip\n    window: 10s\n    min_messages: 20\n    cooldown: 5s\n    score: 60\n" +
                             "    when:\n      - factor: error_response_ratio\n        above: 0.8\n" +
                             "    actions:\n      - alert\n      - { action: rate_limit, rate: 1, burst: 1, ttl: 10m }\n      - { action: ban, at: 100, ttl: 1h }\n";
-        var load = RuleLoader.Parse(yaml);
-        Assert.Empty(load.Errors);
-        var h = new Harness(load.RuleSet!);
-        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
-        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => load.RuleSet!.FactorRules, h.Shared);
+        var (h, analyzer, monitor) = KeyedSetup(Loaded(yaml));
         var m = new EventMaker();
         var scanner = Harness.Ip("203.0.113.66");
         long start = (h.Clock.NowNs / 1_000_000_000 + 1) * 1_000_000_000;
@@ -539,10 +550,7 @@ public class BehaviourTests(ITestOutputHelper output)
     public void The_shipped_source_error_ratio_rule_stops_a_scan_and_not_a_challenged_phone()
     {
         var load = RuleLoader.Parse(File.ReadAllText(Path.Combine(SipIps.Tests.Corpus.RepoRoot(), "rules", "behaviour.yaml")), "behaviour.yaml");
-        var set = new RuleSet([]) { FactorRules = [.. load.RuleSet!.FactorRules.Where(r => r.Id == "source-error-ratio")] };
-        var h = new Harness(set);
-        var analyzer = new BehaviourAnalyzer(keysPerKind: 256);
-        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => set.FactorRules, h.Shared);
+        var (h, analyzer, monitor) = KeyedSetup(new RuleSet([]) { FactorRules = [.. load.RuleSet!.FactorRules.Where(r => r.Id == "source-error-ratio")] }, keys: 256);
         var m = new EventMaker();
         var scanner = Harness.Ip("203.0.113.66");
         for (int s = 0; s < 180; s++)
@@ -588,11 +596,7 @@ public class BehaviourTests(ITestOutputHelper output)
     {
         const string yaml = "rules:\n  - id: source-error-ratio\n    key: src_ip\n    mode: detect\n    window: 10s\n    min_messages: 20\n" +
                             "    when:\n      - factor: error_response_ratio\n        above: 0.8\n    actions: [{ action: ban, ttl: 1h }]\n";
-        var load = RuleLoader.Parse(yaml);
-        Assert.Empty(load.Errors);
-        var h = new Harness(load.RuleSet!);
-        var analyzer = new BehaviourAnalyzer(keysPerKind: 64);
-        var monitor = new FactorMonitor(analyzer, null, h.Sink, () => load.RuleSet!.FactorRules, h.Shared);
+        var (h, analyzer, monitor) = KeyedSetup(Loaded(yaml));
         var m = new EventMaker();
         for (int i = 0; i < 20; i++)
         {
