@@ -15,7 +15,7 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
 {
     public const int WindowShort = 10;
     public const int WindowLong = 60;
-    private const int Seconds = 2 * WindowLong;
+    internal const int Seconds = 2 * WindowLong;
 
     private enum C
     {
@@ -88,7 +88,8 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
     }
     public long LatestSecond => _now;
 
-    private int Slot(long second) => (int)(((second % Seconds) + Seconds) % Seconds);
+    /// <summary>The bucket of a second in a ring of <see cref="Seconds"/> one-second buckets (also the per-key tables').</summary>
+    internal static int Slot(long second) => (int)(((second % Seconds) + Seconds) % Seconds);
 
     /// <summary>Moves the clock to <paramref name="second"/>, clearing the buckets of the seconds skipped.</summary>
     public void Advance(long second)

@@ -17,7 +17,7 @@ namespace SipIps.Engine.Behaviour;
 public sealed class KeyedFactors
 {
     public const int Ways = 8;
-    private const int Seconds = 2 * BehaviourAnalyzer.WindowLong;
+    private const int Seconds = BehaviourAnalyzer.Seconds;
 
     private enum C { Sip, Requests, Responses, Invite, Register, Bye, Ack, Cancel, Options, Errors, Count }
 
@@ -77,8 +77,6 @@ public sealed class KeyedFactors
 
     public long MemoryBytes => _id.Length * 16L + _counts.Length * 4L + _secondOf.Length * 8L + _text.Length + _textLength.Length;
 
-    private int Slot(long second) => (int)(((second % Seconds) + Seconds) % Seconds);
-
     /// <summary>Counts one SIP message for its key.</summary>
     public void OnSip(in SessionEvent e, long second)
     {
@@ -88,7 +86,7 @@ public sealed class KeyedFactors
             Unkeyed++;
             return;
         }
-        int ts = Slot(second);
+        int ts = BehaviourAnalyzer.Slot(second);
         if (_totalSecond[ts] != second)
         {
             _totalSecond[ts] = second;
@@ -98,7 +96,7 @@ public sealed class KeyedFactors
         var value = _scratch.AsSpan(0, n);
         ulong id = Hash64.Compute(value, 0x4B45_5945_44UL) | 1;
         int slot = FindOrAdd(id, value, second);
-        int at = slot * Seconds + Slot(second);
+        int at = slot * Seconds + BehaviourAnalyzer.Slot(second);
         if (_secondOf[at] != second)
         {
             _secondOf[at] = second;
@@ -182,7 +180,7 @@ public sealed class KeyedFactors
     {
         long n = 0;
         for (long s = last - window + 1; s <= last; s++)
-            if (_totalSecond[Slot(s)] == s) n += _total[Slot(s)];
+            if (_totalSecond[BehaviourAnalyzer.Slot(s)] == s) n += _total[BehaviourAnalyzer.Slot(s)];
         return n;
     }
 
@@ -204,7 +202,7 @@ public sealed class KeyedFactors
         int baseAt = slot * Seconds;
         for (long s = last - seconds + 1; s <= last; s++)
         {
-            int at = baseAt + Slot(s);
+            int at = baseAt + BehaviourAnalyzer.Slot(s);
             if (_secondOf[at] == s) n += _counts[at * (int)C.Count + (int)c];
         }
         return n;
