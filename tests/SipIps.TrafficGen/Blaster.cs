@@ -51,14 +51,15 @@ public static unsafe class Blaster
         int k = 0;
         while (sent < total)
         {
-            // Pace: no further ahead of the schedule than one batch.
-            long due = (long)(clock.Elapsed.TotalSeconds * rate);
-            if (sent >= due + batch)
+            // Pace like a wire: send what is due now (one frame at a time at low rates, whole batches only when the
+            // schedule runs ahead of the sender), so that the path sees a steady stream rather than bursts.
+            long due = (long)(clock.Elapsed.TotalSeconds * rate) + 1;
+            if (sent >= due)
             {
                 Thread.SpinWait(20);
                 continue;
             }
-            int n = (int)Math.Min(batch, total - sent);
+            int n = (int)Math.Min(Math.Min(batch, due - sent), total - sent);
             for (int i = 0; i < n; i++) sender.Add(in rx[k++ & (distinct - 1)]);
             sender.Flush();
             sent += n;
