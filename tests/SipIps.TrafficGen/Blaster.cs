@@ -52,7 +52,7 @@ public static unsafe class Blaster
         while (sent < total)
         {
             // Pace like a wire: send what is due now (one frame at a time at low rates, whole batches only when the
-            // schedule runs ahead of the sender), so that the path sees a steady stream rather than bursts.
+            // sender has fallen behind its schedule), so that the path sees a steady stream rather than bursts.
             long due = (long)(clock.Elapsed.TotalSeconds * rate) + 1;
             if (sent >= due)
             {

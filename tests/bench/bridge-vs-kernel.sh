@@ -41,19 +41,21 @@ baseline:
   enabled: false" 
 bridge_pid=""
 sink_pid=""
-# Core isolation, as a deployment would do it with isolcpus=: every kernel thread that may move (unbound ones such as
-# kdamond; per-CPU ones refuse) leaves the worker's core for the run and gets its mask back afterwards. On a kernel built with PREEMPT_NONE a kernel thread keeps a core until it yields; a
-# scheduler trace here showed kdamond holding the worker's core for 10.9 ms, which the kernel bridge (softirq) never
-# sees. ISOLATE=0 measures without it. The same isolation applies to every row, the kernel bridge included.
+# Core isolation, as a deployment would do it with isolcpus=: every kernel thread that may move (unbound ones such
+# as kdamond; per-CPU ones refuse) leaves the worker's core for the run and gets its mask back afterwards. On a
+# kernel built with PREEMPT_NONE a kernel thread keeps a core until it yields; a scheduler trace here showed kdamond
+# holding the worker's core for 10.9 ms, which the kernel bridge (softirq) never sees. ISOLATE=0 measures without
+# it. The same isolation applies to every row, the kernel bridge included.
 ISOLATE=${ISOLATE:-1}
 SAVED_MASKS=$OUT/saved-affinity.txt
 isolate() {
   : > $SAVED_MASKS
-  local self=" $$ $PPID " p mask
+  local self=" $$ $PPID " p mask flags
   for p in $(ls /proc | grep -E '^[0-9]+$'); do
     [[ "$self" == *" $p "* ]] && continue
-    # PF_KTHREAD (0x00200000) in the task's flags.
-    (( ( $(awk '{print $9}' /proc/$p/stat 2>/dev/null || echo 0) & 0x00200000 ) != 0 )) || continue
+    # PF_KTHREAD (0x00200000) in the task's flags: field 9 of stat, the 7th after the "(comm)" that may hold spaces.
+    flags=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $7}')
+    (( ( ${flags:-0} & 0x00200000 ) != 0 )) || continue
     mask=$(taskset -p "$p" 2>/dev/null | awk '{print $NF}') || continue
     [ -n "$mask" ] || continue
     (( (0x$mask & 2) != 0 && (0x$mask & ~2) != 0 )) || continue

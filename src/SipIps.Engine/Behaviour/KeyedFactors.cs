@@ -180,7 +180,10 @@ public sealed class KeyedFactors
     {
         long n = 0;
         for (long s = last - window + 1; s <= last; s++)
-            if (_totalSecond[BehaviourAnalyzer.Slot(s)] == s) n += _total[BehaviourAnalyzer.Slot(s)];
+        {
+            int at = BehaviourAnalyzer.Slot(s);
+            if (_totalSecond[at] == s) n += _total[at];
+        }
         return n;
     }
 
