@@ -206,7 +206,7 @@ public sealed class CaptureReport : ISipObserver
         var method = m.TransactionMethod;
         bool inviteDialog = method is SipMethod.Invite or SipMethod.Ack or SipMethod.Bye or SipMethod.Cancel;
         if (!inviteDialog) return;
-        ulong key = Hash64.Compute(m[m.CallId]);
+        ulong key = m.CallIdHash;
         ref CallState call = ref CollectionsMarshal.GetValueRefOrNullRef(_calls, key);
         if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref call))
         {

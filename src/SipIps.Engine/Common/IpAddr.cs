@@ -92,11 +92,17 @@ public readonly struct IpAddr : IEquatable<IpAddr>
     public bool TryFormat(Span<byte> destination, out int written)
     {
         written = 0;
-        if (Family == 4)
-            return TryFormatV4((uint)Lo, destination, ref written);
-        if (Family != 6)
-            return false;
+        return Family switch
+        {
+            4 => TryFormatV4((uint)Lo, destination, ref written),
+            6 => TryFormatV6(destination, ref written),
+            _ => false,
+        };
+    }
 
+    // Apart from TryFormat, so that the IPv4 case does not pay for this one's stack frame.
+    private bool TryFormatV6(Span<byte> destination, ref int written)
+    {
         Span<ushort> groups = stackalloc ushort[8];
         for (int i = 0; i < 4; i++)
         {
@@ -142,13 +148,38 @@ public readonly struct IpAddr : IEquatable<IpAddr>
 
     private static bool TryFormatV4(uint v, Span<byte> destination, ref int written)
     {
+        var d = destination.Slice(written);
+        if (d.Length < 15)
+        {
+            // Short buffer: the exact length decides whether it fits.
+            for (int i = 0; i < 4; i++)
+            {
+                if (i > 0 && !Append(destination, ref written, "."u8)) return false;
+                uint octet = (v >> (24 - 8 * i)) & 0xFF;
+                if (!octet.TryFormat(destination.Slice(written), out int n)) return false;
+                written += n;
+            }
+            return true;
+        }
+        int w = 0;
         for (int i = 0; i < 4; i++)
         {
-            if (i > 0 && !Append(destination, ref written, "."u8)) return false;
+            if (i > 0) d[w++] = (byte)'.';
             uint octet = (v >> (24 - 8 * i)) & 0xFF;
-            if (!octet.TryFormat(destination.Slice(written), out int n)) return false;
-            written += n;
+            if (octet >= 100)
+            {
+                uint hundreds = octet / 100;
+                d[w++] = (byte)('0' + hundreds);
+                octet -= hundreds * 100;
+                d[w++] = (byte)('0' + octet / 10);
+            }
+            else if (octet >= 10)
+            {
+                d[w++] = (byte)('0' + octet / 10);
+            }
+            d[w++] = (byte)('0' + octet % 10);
         }
+        written += w;
         return true;
     }
 

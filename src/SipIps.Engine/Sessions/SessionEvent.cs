@@ -103,7 +103,7 @@ public struct SessionEvent
         long expires = m.Expires >= 0 ? m.Expires : m.ContactCount > 0 ? m.Contacts[0].Expires : -1;
         e.Expires = expires < 0 ? -1 : (int)Math.Min(expires, int.MaxValue);
         var callId = m[m.CallId];
-        e.CallIdHash = Hash64.Compute(callId);
+        e.CallIdHash = m.CallIdHash;
         e.CallIdLength = Copy(callId, e.CallId);
         e.FromLength = Copy(m[m.From.Uri.Text], e.FromUri);
         e.ToLength = Copy(m[m.To.Uri.Text], e.ToUri);

@@ -206,6 +206,25 @@ public sealed class SipMessage
     public SipNameAddr From;
     public SipNameAddr To;
     public SipSlice CallId;
+    private ulong _callIdHash;
+    private bool _callIdHashed;
+
+    /// <summary>
+    /// <see cref="Hash64"/> of the Call-ID text, computed on first use and kept for the message: detection, session
+    /// tracking, the CLF formatter and the report all key on it.
+    /// </summary>
+    public ulong CallIdHash
+    {
+        get
+        {
+            if (!_callIdHashed)
+            {
+                _callIdHash = Hash64.Compute(this[CallId]);
+                _callIdHashed = true;
+            }
+            return _callIdHash;
+        }
+    }
     public long CSeqNumber;
     public SipMethod CSeqMethod;
     public SipSlice CSeqMethodText;
@@ -315,6 +334,7 @@ public sealed class SipMessage
         From.Clear();
         To.Clear();
         CallId = SipSlice.None;
+        _callIdHashed = false;
         CSeqNumber = -1;
         CSeqMethod = SipMethod.Unknown;
         CSeqMethodText = SipSlice.None;
