@@ -112,6 +112,31 @@ public class ClfTests
     }
 
     [Fact]
+    public void Every_length_and_position_of_a_special_byte_is_escaped()
+    {
+        // Values are copied 16 bytes at a time with an overlapping tail, and byte by byte below 16: a TAB, CR or LF
+        // at any position of any length up to three blocks must come out escaped, and every other byte unchanged.
+        var buffer = new byte[4096];
+        foreach (byte special in new[] { (byte)'\t', (byte)'\r', (byte)'\n' })
+        {
+            for (int length = 2; length <= 50; length++)
+            {
+                for (int at = -1; at < length; at++)
+                {
+                    var value = Enumerable.Range(0, length).Select(i => (byte)('a' + i % 26)).ToArray();
+                    if (at >= 0) value[at] = special;
+                    var w = new ClfRecordWriter(buffer);
+                    w.WriteMandatory(new ClfRecord { CSeq = B("1 INVITE"), CallId = value });
+                    int n = w.Finish();
+                    Assert.True(ClfReader.TryParse(buffer.AsSpan(0, n), out var e, out var err) == n, err);
+                    string expected = Encoding.ASCII.GetString(value).Replace("\t", " ").Replace("\r", "%0D").Replace("\n", "%0A");
+                    Assert.Equal(expected, e!.CallId);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Too_small_a_buffer_fails_cleanly()
     {
         var record = new ClfRecord { CSeq = B("1 INVITE"), CallId = new byte[500] };
@@ -174,6 +199,89 @@ public class ClfTests
         Assert.Equal("rORTU", e!.Flags);
         Assert.Equal("180", e.Status);
         Assert.Equal("-", e.RequestUri);
+    }
+
+    /// <summary>
+    /// The bridge's workers queue a message's values (<see cref="ClfEvent"/>) and the CLF thread formats them; analyze
+    /// formats the message directly. Both must give the same bytes, for requests and responses, IPv4 and IPv6, and
+    /// values that need escaping.
+    /// </summary>
+    [Fact]
+    public void A_record_formatted_from_queued_values_equals_the_direct_one()
+    {
+        var call = SipSamples.BenchmarkCall with { CallId = "queued\t1@192.0.2.10" };
+        string[] messages =
+        [
+            SipSamples.Invite(call),
+            SipSamples.Response(call, 180, "Ringing"),
+            SipSamples.Response(call, 200, "OK", body: SipSamples.AnswerSdp(call)),
+            SipSamples.Register(call, 2, true, "84f1c1ae6cbe5ua9c8e88dfa3ecm3459"),
+        ];
+        var info = new PacketInfo
+        {
+            TimestampNs = 1_700_000_000_999_000_000,
+            Source = IpAddr.FromV6(0x20010db800000000, 0x10),
+            Destination = IpAddr.FromV4(0xC6336414),
+            SourcePort = 65535,
+            DestinationPort = 5060,
+            Protocol = L4Protocol.Sctp,
+        };
+        var direct = new SipClfFormatter();
+        var queued = new SipClfFormatter();
+        var m = new SipMessage();
+        var ring = new byte[8192];
+        var a = new byte[8192];
+        var b = new byte[8192];
+        foreach (var text in messages.Concat(messages))
+        {
+            SipParser.Parse(B(text), m);
+            int na = direct.Format(info, m, a);
+            int length = ClfEvent.From(info, m).WriteTo(ring);
+            Assert.True(length > 0);
+            Assert.True(ClfEvent.TryRead(ring.AsSpan(0, length), out var e));
+            int nb = queued.Format(e, b);
+            Assert.True(na > 0);
+            Assert.Equal(Encoding.ASCII.GetString(a, 0, na), Encoding.ASCII.GetString(b, 0, nb));
+            Assert.False(ClfEvent.TryRead(ring.AsSpan(0, length - 1), out _));
+        }
+        Assert.Equal(-1, ClfEvent.From(info, m).WriteTo(new byte[64]));
+    }
+
+    /// <summary>
+    /// The formatter keeps the text of the current second and of recent endpoints: records that change second (also
+    /// backwards), and endpoints that share a cache slot, must still come out exactly.
+    /// </summary>
+    [Fact]
+    public void Cached_timestamps_and_endpoints_are_exact()
+    {
+        var m = new SipMessage();
+        Assert.Equal(SipParseStatus.Ok, SipParser.Parse(B(SipSamples.Invite(SipSamples.BenchmarkCall)), m));
+        var f = new SipClfFormatter();
+        var rnd = new Random(11);
+        var buffer = new byte[8192];
+        Span<byte> text = stackalloc byte[64];
+        long ns = 1_700_000_000_000_000_000;
+        for (int i = 0; i < 5000; i++)
+        {
+            ns += rnd.Next(4) switch { 0 => -rnd.Next(2_000_000_000), 1 => rnd.Next(1_000_000), _ => rnd.Next(300_000_000) };
+            IpAddr Address() => rnd.Next(3) == 0
+                ? IpAddr.FromV6(0x20010db800000000UL + (uint)rnd.Next(4), (uint)rnd.Next(40))
+                : IpAddr.FromV4(0xC0000200 | (uint)rnd.Next(40));
+            var info = new PacketInfo
+            {
+                TimestampNs = ns,
+                Source = Address(),
+                Destination = Address(),
+                SourcePort = (ushort)rnd.Next(65536),
+                DestinationPort = (ushort)(5060 + rnd.Next(3)),
+                Protocol = L4Protocol.Udp,
+            };
+            int n = f.Format(info, m, buffer);
+            Assert.True(ClfReader.TryParse(buffer.AsSpan(0, n), out var e, out var err) == n, err);
+            Assert.Equal($"{ns / 1_000_000_000}.{ns % 1_000_000_000 / 1_000_000:D3}", e!.Timestamp);
+            Assert.Equal(Encoding.ASCII.GetString(text[..SipClfFormatter.FormatEndpoint(info.Source, info.SourcePort, text)]), e.Source);
+            Assert.Equal(Encoding.ASCII.GetString(text[..SipClfFormatter.FormatEndpoint(info.Destination, info.DestinationPort, text)]), e.Destination);
+        }
     }
 
     [Fact]

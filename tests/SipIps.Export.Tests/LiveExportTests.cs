@@ -132,6 +132,23 @@ public sealed class LiveExportTests : IDisposable
         Assert.True(WaitFor(() => writer.Written == queued));
     }
 
+    /// <summary>A message whose CLF values exceed the queue's record limit is counted, not queued half-written.</summary>
+    [Fact]
+    public void An_oversized_clf_record_is_counted_and_skipped()
+    {
+        using var writer = new ClfLogWriter(new ClfLogOptions { Path = Path.Combine(_dir, "sip.clf") }, _ => { });
+        var (engine, observer) = Worker(writer);
+        string user = new('u', 3000);
+        var huge = Encoding.ASCII.GetBytes(
+            $"INVITE sip:{user}@198.51.100.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKbig\r\nMax-Forwards: 70\r\n" +
+            $"From: <sip:{user}@example.com>;tag=a\r\nTo: <sip:{user}@example.com>\r\nCall-ID: big@192.0.2.10\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        engine.ProcessFrame(PacketBuilder.Udp(IPAddress.Parse("192.0.2.10"), IPAddress.Parse("198.51.100.20"), 5060, 5060, huge), LinkType.Raw, 1, huge.Length);
+        Feed(engine, 0, 1);
+        Assert.Equal(1, observer.ClfTooLarge);
+        Assert.Equal(1, observer.ClfRing!.Published);
+        Assert.Equal(2, observer.Requests[(int)SipMethod.Invite]);
+    }
+
     [Fact]
     public void The_byte_ring_keeps_records_whole_across_the_wrap()
     {

@@ -7,6 +7,8 @@ namespace SipIps.Export.Clf;
 public ref struct ClfRecord
 {
     public long TimestampNs;
+    /// <summary>The timestamp as written ("SSSSSSSSSS.mmm", 14 bytes), when the caller has it; else it is formatted from <see cref="TimestampNs"/>.</summary>
+    public ReadOnlySpan<byte> TimestampText;
     /// <summary>'R' for a request, 'r' for a response.</summary>
     public bool IsRequest;
     /// <summary>'O' original, 'D' duplicate (retransmission), 'S' stateless (not detected).</summary>

@@ -1,4 +1,6 @@
-using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SipIps.Export.Clf;
 
@@ -9,7 +11,6 @@ namespace SipIps.Export.Clf;
 /// </summary>
 public ref struct ClfRecordWriter
 {
-    private static readonly SearchValues<byte> s_special = SearchValues.Create("\t\r\n"u8);
     private readonly Span<byte> _dest;
     private int _pos;
     private bool _failed;
@@ -35,7 +36,8 @@ public ref struct ClfRecordWriter
         _dest.Slice(1, 6).Fill((byte)'0');
         _dest[7] = (byte)',';
         _dest[60] = (byte)'\n';
-        WriteTimestamp(r.TimestampNs, _dest.Slice(ClfFormat.TimestampOffset, 14));
+        if (r.TimestampText.Length == 14) r.TimestampText.CopyTo(_dest.Slice(ClfFormat.TimestampOffset, 14));
+        else WriteTimestamp(r.TimestampNs, _dest.Slice(ClfFormat.TimestampOffset, 14));
         _dest[75] = (byte)'\t';
         _dest[76] = r.IsRequest ? (byte)'R' : (byte)'r';
         _dest[77] = r.Retransmission == 0 ? (byte)'O' : r.Retransmission;
@@ -140,10 +142,10 @@ public ref struct ClfRecordWriter
             return;
         }
         if (value.Length > ClfFormat.MaxFieldBytes) value = value.Slice(0, ClfFormat.MaxFieldBytes);
-        if (value.IndexOfAny(s_special) < 0)
+        if (!Room(value.Length)) return;
+        // Most values need no escaping: copy them as they are and look for TAB, CR and LF on the way.
+        if (CopyPlain(value, _dest.Slice(_pos)))
         {
-            if (!Room(value.Length)) return;
-            value.CopyTo(_dest.Slice(_pos));
             _pos += value.Length;
             return;
         }
@@ -180,25 +182,77 @@ public ref struct ClfRecordWriter
         return true;
     }
 
+    /// <summary>
+    /// Copies <paramref name="value"/> to <paramref name="dest"/> (which has room for it) and returns false when the
+    /// value holds a byte that needs escaping (TAB, CR or LF); the caller then writes it again, escaped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CopyPlain(ReadOnlySpan<byte> value, Span<byte> dest)
+    {
+        int n = value.Length;
+        ref byte s = ref MemoryMarshal.GetReference(value);
+        ref byte d = ref MemoryMarshal.GetReference(dest);
+        if (n >= Vector128<byte>.Count)
+        {
+            var special = Vector128<byte>.Zero;
+            int i = 0;
+            for (; i <= n - Vector128<byte>.Count; i += Vector128<byte>.Count)
+            {
+                var v = Vector128.LoadUnsafe(ref s, (nuint)i);
+                special |= Special(v);
+                v.StoreUnsafe(ref d, (nuint)i);
+            }
+            if (i < n)
+            {
+                // The tail: the last 16 bytes again, overlapping what was copied.
+                var v = Vector128.LoadUnsafe(ref s, (nuint)(n - Vector128<byte>.Count));
+                special |= Special(v);
+                v.StoreUnsafe(ref d, (nuint)(n - Vector128<byte>.Count));
+            }
+            return special == Vector128<byte>.Zero;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            byte c = Unsafe.Add(ref s, i);
+            // TAB (9), LF (10) and CR (13): bits of 0x2600.
+            if (c < 14 && ((0x2600 >> c) & 1) != 0) return false;
+            Unsafe.Add(ref d, i) = c;
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Special(Vector128<byte> v) =>
+        Vector128.Equals(v, Vector128.Create((byte)'\t')) | Vector128.Equals(v, Vector128.Create((byte)'\n')) | Vector128.Equals(v, Vector128.Create((byte)'\r'));
+
+    private static ReadOnlySpan<byte> HexDigits => "0123456789ABCDEF"u8;
+
     private static void WriteHex(int value, Span<byte> dest)
     {
+        ReadOnlySpan<byte> hex = HexDigits;
         for (int i = dest.Length - 1; i >= 0; i--)
         {
-            int d = value & 0xF;
-            dest[i] = (byte)(d < 10 ? '0' + d : 'A' + d - 10);
+            dest[i] = hex[value & 0xF];
             value >>= 4;
         }
     }
 
-    private static void WriteTimestamp(long ns, Span<byte> dest)
+    /// <summary>"00" to "99", two bytes per value.</summary>
+    private static ReadOnlySpan<byte> DigitPairs =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
+
+    internal static void WriteTimestamp(long ns, Span<byte> dest)
     {
         // "SSSSSSSSSS.mmm": ten digits of epoch seconds, three of milliseconds.
         long seconds = Math.Clamp(ns / 1_000_000_000, 0, 9_999_999_999);
         long millis = Math.Max(0, ns % 1_000_000_000) / 1_000_000;
-        for (int i = 9; i >= 0; i--)
+        ReadOnlySpan<byte> pairs = DigitPairs;
+        for (int i = 8; i >= 0; i -= 2)
         {
-            dest[i] = (byte)('0' + seconds % 10);
-            seconds /= 10;
+            int pair = (int)(seconds % 100) * 2;
+            dest[i] = pairs[pair];
+            dest[i + 1] = pairs[pair + 1];
+            seconds /= 100;
         }
         dest[10] = (byte)'.';
         dest[11] = (byte)('0' + millis / 100);

@@ -1,4 +1,5 @@
 using SipIps.Engine.Sessions;
+using SipIps.Export.Clf;
 
 namespace SipIps.Export.Live;
 
@@ -16,9 +17,10 @@ public sealed record ClfLogOptions
 }
 
 /// <summary>
-/// The CLF thread: drains the workers' record rings into the log file, rotating it by size and by age, and reopening
-/// it on request (SIGUSR1, after logrotate moved it). A slow or full disk never reaches the workers: their rings fill
-/// and they count the records they could not queue; a failed write is counted here.
+/// The CLF thread: drains the workers' rings of <see cref="ClfEvent"/>s, formats each as an RFC 6873 record into a
+/// batch buffer, and writes the batches to the log file, rotating it by size and by age, and reopening it on request
+/// (SIGUSR1, after logrotate moved it). A slow or full disk never reaches the workers: their rings fill and they count
+/// the records they could not queue; a failed write is counted here.
 /// </summary>
 public sealed class ClfLogWriter : IDisposable
 {
@@ -28,6 +30,11 @@ public sealed class ClfLogWriter : IDisposable
     private SpscByteRing[] _rings = [];
     private readonly Thread _thread;
     private FileStream? _file;
+    private readonly SipClfFormatter _formatter = new();
+    // Formatted records not yet written, and how many records they hold.
+    private readonly byte[] _batch = new byte[BatchBytes];
+    private int _batchLength;
+    private int _batchRecords;
     // The file's size, kept here: FileStream.Length asks the kernel on every call.
     private long _fileBytes;
     private long _openedNs;
@@ -71,27 +78,31 @@ public sealed class ClfLogWriter : IDisposable
     /// <summary>Close and reopen the file at its path (after an external rotation).</summary>
     public void Reopen() => _reopen = true;
 
-    /// <summary>How long the thread rests after a pass that emptied the rings: records are written in batches, and the
-    /// thread wakes ~100 times a second instead of competing with a worker for its core on every record.</summary>
+    /// <summary>Bytes of formatted records written to the file at once.</summary>
+    private const int BatchBytes = 256 << 10;
+
+    /// <summary>
+    /// Room kept free in the batch for the next record: an event holds at most <see cref="LiveObserver.MaxClfEvent"/>
+    /// bytes of values, escaping at most triples them, and the fixed part and the formatted numbers add under 1 KB.
+    /// </summary>
+    private const int MaxRecordBytes = 3 * LiveObserver.MaxClfEvent + 1024;
+
+    /// <summary>How long the thread rests after a pass that emptied the rings: records are formatted and written in
+    /// batches, and the thread wakes ~100 times a second instead of competing with a worker for its core on every
+    /// record.</summary>
     public const int RestMs = 10;
 
     private void Run()
     {
-        long lastFlush = 0;
         while (!_stop)
         {
-            int n = Drain(out bool full);
-            long now = SessionExporter.NowNs();
+            // Each pass ends with its records written to the file.
+            Drain(out bool full);
             if (_reopen)
             {
                 _reopen = false;
                 Close();
                 Open();
-            }
-            if (n == 0 || now - lastFlush > 1_000_000_000)
-            {
-                Flush();
-                lastFlush = now;
             }
             if (!full) Thread.Sleep(RestMs);
         }
@@ -108,42 +119,80 @@ public sealed class ClfLogWriter : IDisposable
             int i = 0;
             for (; i < 16384 && ring.TryRead(out var record); i++)
             {
-                Write(record, now);
+                Add(record, now);
                 ring.Release();
                 n++;
             }
             if (i == 16384) full = true;
         }
+        WriteBatch();
         return n;
     }
 
     private int Drain() => Drain(out _);
 
-    private void Write(ReadOnlySpan<byte> record, long now)
+    /// <summary>Formats one event into the batch, rotating the file first when the record would pass a limit.</summary>
+    private void Add(ReadOnlySpan<byte> data, long now)
     {
-        if (_file is not null && (_fileBytes + record.Length > _options.MaxFileBytes
+        if (!ClfEvent.TryRead(data, out var e))
+        {
+            WriteErrors++;
+            return;
+        }
+        if (BatchBytes - _batchLength < MaxRecordBytes) WriteBatch();
+        int length = _formatter.Format(e, _batch.AsSpan(_batchLength));
+        if (length < 0)
+        {
+            WriteErrors++;
+            return;
+        }
+        if (_file is not null && (_fileBytes + _batchLength + length > _options.MaxFileBytes
                                   || (_options.RotateIntervalNs > 0 && now - _openedNs >= _options.RotateIntervalNs)))
         {
+            // The records before this one end the current file; this one starts the next.
+            WriteBatch(keepFrom: _batchLength, keepLength: length);
             Close();
             FileRotation.Shift(_options.Path, _options.Files);
             Rotations++;
             Open();
         }
-        if (_file is null)
+        _batchLength += length;
+        _batchRecords++;
+    }
+
+    /// <summary>
+    /// Writes the batch to the file. With <paramref name="keepLength"/> &gt; 0 the bytes at <paramref name="keepFrom"/>
+    /// (a record formatted but not yet counted) are kept and moved to the start of the emptied batch.
+    /// </summary>
+    private void WriteBatch(int keepFrom = 0, int keepLength = 0)
+    {
+        int length = keepLength > 0 ? keepFrom : _batchLength;
+        if (length > 0)
         {
-            WriteErrors++;
-            return;
+            if (_file is null)
+            {
+                WriteErrors += _batchRecords;
+            }
+            else
+            {
+                try
+                {
+                    _file.Write(_batch, 0, length);
+                    _fileBytes += length;
+                    Written += _batchRecords;
+                }
+                catch (IOException e)
+                {
+                    WriteErrors += _batchRecords;
+                    Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
+                }
+            }
         }
-        try
+        _batchRecords = 0;
+        _batchLength = 0;
+        if (keepLength > 0)
         {
-            _file.Write(record);
-            _fileBytes += record.Length;
-            Written++;
-        }
-        catch (IOException e)
-        {
-            WriteErrors++;
-            Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
+            Buffer.BlockCopy(_batch, keepFrom, _batch, 0, keepLength);
         }
     }
 
@@ -151,7 +200,8 @@ public sealed class ClfLogWriter : IDisposable
     {
         try
         {
-            _file = new FileStream(_options.Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, 1 << 16);
+            // Unbuffered: the batch is the buffer.
+            _file = new FileStream(_options.Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
             _fileBytes = _file.Length;
             _openedNs = SessionExporter.NowNs();
             _reported = false;
@@ -160,18 +210,6 @@ public sealed class ClfLogWriter : IDisposable
         {
             _file = null;
             Report($"clf: cannot open {_options.Path}: {e.Message}");
-        }
-    }
-
-    private void Flush()
-    {
-        try
-        {
-            _file?.Flush();
-        }
-        catch (IOException e)
-        {
-            Report($"clf: cannot write {_options.Path}: {e.Message}");
         }
     }
 

@@ -8,20 +8,19 @@ namespace SipIps.Export.Live;
 
 /// <summary>
 /// One worker's view for the exporters: counts SIP messages by method and status code (for metrics), hands each
-/// valid message and each RTP packet of a known call to session tracking as a fixed-size event, and formats each
-/// message as a CLF record into the worker's log ring. Runs on the worker thread: no locks, no allocation, no I/O;
-/// a full queue drops the event and counts it.
+/// valid message and each RTP packet of a known call to session tracking as a fixed-size event, and copies the values
+/// of each message's CLF record into the worker's log ring (the CLF thread formats them). Runs on the worker thread:
+/// no locks, no allocation, no I/O; a full queue drops the event and counts it.
 /// </summary>
 public sealed class LiveObserver : ISipObserver
 {
-    /// <summary>Largest CLF record the ring takes; a longer one is dropped and counted.</summary>
-    public const int MaxClfRecord = 8192;
+    /// <summary>Largest CLF event (<see cref="ClfEvent"/>) the ring takes; a longer one is dropped and counted.</summary>
+    public const int MaxClfEvent = 8192;
 
     private readonly SpscRing<SessionEvent>? _sessions;
     private readonly ISessionEventSink? _direct;
     private readonly MediaTable? _media;
     private readonly SpscByteRing? _clf;
-    private readonly SipClfFormatter? _formatter;
     private SessionEvent _scratch;
 
     /// <param name="sessions">The ring to the session thread (live), or null.</param>
@@ -34,13 +33,13 @@ public sealed class LiveObserver : ISipObserver
         _direct = direct;
         _media = media ?? (direct as SessionTracker)?.Media;
         _clf = clf;
-        if (clf is not null) _formatter = new SipClfFormatter();
     }
 
     /// <summary>Requests by <see cref="SipMethod"/>.</summary>
     public readonly long[] Requests = new long[SipMethods.Count];
     /// <summary>Responses by status code (100..699; other codes count at 0).</summary>
     public readonly long[] Responses = new long[700];
+    /// <summary>Messages whose CLF values did not fit in <see cref="MaxClfEvent"/> bytes (not logged).</summary>
     public long ClfTooLarge;
     public long RtpPackets;
 
@@ -55,10 +54,10 @@ public sealed class LiveObserver : ISipObserver
         if (!startLine) return;
         if (_clf is not null)
         {
-            var room = _clf.Reserve(MaxClfRecord);
+            var room = _clf.Reserve(MaxClfEvent);
             if (!room.IsEmpty)
             {
-                int n = _formatter!.Format(packet, message, room);
+                int n = ClfEvent.From(packet, message).WriteTo(room);
                 if (n < 0) ClfTooLarge++;
                 _clf.Commit(n);
             }

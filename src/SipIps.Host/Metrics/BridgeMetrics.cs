@@ -172,6 +172,8 @@ internal sealed class BridgeMetrics(
             p.Single("sipips_clf_records_total", "counter", "SIP CLF records written.", clf.Written);
             p.Single("sipips_clf_write_errors_total", "counter", "SIP CLF records lost to write errors.", clf.WriteErrors);
             p.Single("sipips_clf_rotations_total", "counter", "SIP CLF file rotations.", clf.Rotations);
+            p.Single("sipips_clf_records_too_large_total", "counter", "SIP messages whose CLF values exceeded the queue's record limit (not logged).",
+                obs.Sum(o => o.ClfTooLarge));
         }
         p.Single("sipips_alerts_written_total", "counter", "Alert lines written to the alert log.", alerts.Written);
 
