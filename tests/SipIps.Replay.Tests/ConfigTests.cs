@@ -20,6 +20,7 @@ public class ConfigTests
     [InlineData("bridge:\n  pairs: [[a, b]]\n  cpus: [0, 4096]\n", "test.yaml:3:13: each of bridge.cpus must be between 0 and 1023, not 4096")]
     [InlineData("bridge:\n  pairs: [[a, b]]\n  cpus: [1000]\n", "test.yaml:3:10: bridge.cpus: CPU 1000 does not exist here")]
     [InlineData("bridge:\n  pairs: [[a, b]]\n  management_cpus: []\n", "test.yaml:3:20: bridge.management_cpus lists at least one CPU")]
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  management_nice: 20\n", "test.yaml:3:20: bridge.management_nice must be between 0 and 19, not 20")]
     [InlineData("bridge:\n  pairs: [[a, b]]\n  ring: v4\n", "test.yaml:3:9: bridge.ring must be one of v2, v3, not 'v4'")]
     [InlineData("bridge:\n  pairs: [[a, b, c]]\n", "test.yaml:2:11: each pair lists exactly two interfaces")]
     [InlineData("bridge:\n  pairs: [[a, a]]\n", "test.yaml:2:11: pair [a, a]: an interface cannot be its own peer")]
@@ -57,6 +58,8 @@ public class ConfigTests
         Assert.Equal([0], c.Bridge.WorkerCpus);
         Assert.Equal([0], c.ManagementCpus);
         Assert.Empty(SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\n", "test.yaml").ManagementCpus);
+        Assert.Equal(10, SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\n", "test.yaml").ManagementNice);
+        Assert.Equal(0, SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\n  management_nice: 0\n", "test.yaml").ManagementNice);
     }
 
     [Fact]
@@ -108,7 +111,7 @@ public class ConfigTests
         File.WriteAllText(bad, "bridge:\n  pairs: [[a, b]]\n  nope: 1\n");
         var invalid = CliTests.RunCli("check-config", bad);
         Assert.Equal(1, invalid.Code);
-        Assert.Equal($"sipips: {bad}:3:3: unknown key 'nope' in bridge (known: pairs, workers, ring, ring_frames, block_timeout_ms, send, batch, cpus, management_cpus, busy_poll_us, exception_policy, disable_offloads, link_propagation, inspect)", invalid.Stderr.Trim());
+        Assert.Equal($"sipips: {bad}:3:3: unknown key 'nope' in bridge (known: pairs, workers, ring, ring_frames, block_timeout_ms, send, batch, cpus, management_cpus, management_nice, busy_poll_us, exception_policy, disable_offloads, link_propagation, inspect)", invalid.Stderr.Trim());
         File.Delete(bad);
         Assert.Equal(2, CliTests.RunCli("check-config", "/nonexistent/sipips.yaml").Code);
         Assert.Equal(2, CliTests.RunCli("status", "--socket", "/nonexistent/control.sock").Code);

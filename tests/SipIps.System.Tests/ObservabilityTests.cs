@@ -36,6 +36,12 @@ public class ObservabilityTests(ITestOutputHelper output)
             $"clf:\n  path: {clf}\n" +
             "sessions:\n  linger: 500ms\n");
 
+        // The exporter threads yield to the workers (bridge.management_nice, default 10); the workers keep nice 0.
+        var nice = ThreadNice(lab.Bridge!.Id);
+        Assert.Equal(10, nice["sessions"]);
+        Assert.Equal(10, nice["clf"]);
+        Assert.Contains(nice, t => t.Key.Contains('#') && t.Value == 0);
+
         string promConfig = Path.Combine(lab.Dir, "prometheus.yml");
         File.WriteAllText(promConfig, "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sipips\n    static_configs:\n      - targets: ['127.0.0.1:9464']\n");
         using var prometheus = lab.StartIn("br", "timeout", "120", "prometheus", $"--config.file={promConfig}",
@@ -175,5 +181,25 @@ public class ObservabilityTests(ITestOutputHelper output)
         var result = doc.RootElement.GetProperty("data").GetProperty("result");
         if (result.GetArrayLength() != 1) return -1;
         return double.Parse(result[0].GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Thread name to nice value (field 19 of /proc/PID/task/TID/stat) of every thread of a process.</summary>
+    private static Dictionary<string, int> ThreadNice(int pid)
+    {
+        var result = new Dictionary<string, int>();
+        foreach (var dir in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                result[File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n')] = int.Parse(fields[16]);
+            }
+            catch (IOException)
+            {
+                // The thread ended since the listing.
+            }
+        }
+        return result;
     }
 }

@@ -25,6 +25,9 @@ namespace SipIps.Host.Commands;
 /// <summary><c>sipips run</c>: the inline bridge, until SIGTERM; SIGHUP reloads the configuration.</summary>
 internal static class RunCommand
 {
+    /// <summary>The names of the threads that <c>bridge.management_nice</c> applies to.</summary>
+    private static readonly string[] ManagementThreads = ["sessions", "clf", "alerts", "evidence", "control"];
+
     private const int Sighup = 1;
     private const int Sigusr1 = 10;
 
@@ -158,7 +161,7 @@ internal static class RunCommand
         if (x.Metrics is not null)
         {
             var page = new BridgeMetrics(bridge, () => { lock (observers) return [.. observers]; }, runtime, alertLog, queue, evidence, sessions, clf,
-                () => Interlocked.Read(ref metrics!.Scrapes));
+                () => metrics is null ? 0 : Interlocked.Read(ref metrics.Scrapes));
             try
             {
                 metrics = MetricsServer.Start(x.Metrics, page.Render);
@@ -178,6 +181,10 @@ internal static class RunCommand
         {
             Log($"warning: no control socket at {config.ControlSocket}: {e.Message}");
         }
+
+        // The threads beside the workers yield to them on a shared core (bridge.management_nice).
+        if (config.ManagementNice > 0 && Capture.Interop.CpuAffinity.NiceThreads(ManagementThreads, config.ManagementNice) is { } niceError)
+            Log($"cannot lower the priority of the exporter threads: {niceError}");
 
         // Once a second: expire bans and rate limits, and save the bans when they changed.
         long savedVersion = -1;

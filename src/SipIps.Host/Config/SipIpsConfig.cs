@@ -19,6 +19,11 @@ public sealed record SipIpsConfig
     public ExportConfig Export { get; init; } = new();
     /// <summary>CPUs for everything but the workers (exporters, metrics, control, the runtime's threads); empty: any.</summary>
     public IReadOnlyList<int> ManagementCpus { get; init; } = [];
+    /// <summary>
+    /// Nice value of the exporter and control threads: on a core they share with a worker, the worker goes first, and
+    /// when the core is short they fall behind and drop (counted) instead of the bridge dropping frames.
+    /// </summary>
+    public int ManagementNice { get; init; } = 10;
 
     public static SipIpsConfig LoadFile(string path)
     {
@@ -55,6 +60,7 @@ public sealed record SipIpsConfig
         var pairs = new List<BridgePair>();
         int workers = Environment.ProcessorCount;
         List<int> workerCpus = [], managementCpus = [];
+        int managementNice = 10;
         var ring = RingVersion.V2;
         int frames = 4096, blockTimeout = 1, batch = 64, busyPoll = 0;
         var send = SendMode.SendMmsg;
@@ -93,6 +99,7 @@ public sealed record SipIpsConfig
                 ["batch"] = n => batch = YamlTree.Int(n, "bridge.batch", 1, 1024),
                 ["cpus"] = n => workerCpus = Cpus(n, "bridge.cpus"),
                 ["management_cpus"] = n => managementCpus = Cpus(n, "bridge.management_cpus"),
+                ["management_nice"] = n => managementNice = YamlTree.Int(n, "bridge.management_nice", 0, 19),
                 ["busy_poll_us"] = n => busyPoll = YamlTree.Int(n, "bridge.busy_poll_us", 0, 100_000),
                 ["exception_policy"] = n => policy = YamlTree.OneOf(n, "bridge.exception_policy", "fail-open", "fail-closed") == "fail-closed"
                     ? ExceptionPolicy.FailClosed : ExceptionPolicy.FailOpen,
@@ -131,6 +138,7 @@ public sealed record SipIpsConfig
             File = file,
             ControlSocket = controlSocket,
             ManagementCpus = managementCpus,
+            ManagementNice = managementNice,
             Detection = detection,
             Export = export,
             Bridge = new BridgeOptions

@@ -50,7 +50,34 @@ internal sealed class MetricsServer : IDisposable
             throw new IOException($"cannot serve metrics on {endpoint}: {e.Message}", e);
         }
         server.Endpoint = endpoint;
+        Warm(endpoint, render);
         return server;
+    }
+
+    /// <summary>
+    /// Serves one request to itself and renders the page once, so that the code of both is compiled now and not at
+    /// the first scrape: measured at 170,000 frames/s on one worker's core, compiling it then stopped forwarding for
+    /// about 60 ms (the ring overflowed, 10,000 frames lost). Failures are ignored: this only moves work earlier.
+    /// </summary>
+    private static void Warm(IPEndPoint endpoint, Func<string> render)
+    {
+        _ = render();
+        var target = new IPEndPoint(endpoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
+            : endpoint.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : endpoint.Address, endpoint.Port);
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(target.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.SendTimeout = socket.ReceiveTimeout = 2000;
+            socket.Connect(target);
+            socket.Send("GET / HTTP/1.1\r\nHost: sipips\r\nConnection: close\r\n\r\n"u8);
+            var buffer = new byte[1024];
+            while (socket.Receive(buffer) > 0)
+            {
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+        }
     }
 
     private Task Handle(HttpContext context, Func<string> render)
