@@ -10,7 +10,10 @@
 # exporters-split runs the same exporters with the worker alone on its core (bridge.cpus) and every other thread on the
 # generator's core (bridge.management_cpus): what a deployment with a management core sees.
 # busypoll is SIP inspection with the worker checking its rings instead of sleeping when they are empty (busy_poll_us).
-# MODES picks the rows (default: all): inspect busypoll exporters exporters-split behaviour forward v3 sendto kernel.
+# paired measures the exporters' cost as pairs: the saturation rate with exporters off, then on, ROUNDS times in a
+# row, and the ratio of each pair. Rows measured minutes apart differ by up to 40% on this VM; a pair's two figures
+# are a minute apart. After each pair, a 10 s run at the exporters' rate counts the CLF records written and dropped.
+# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -22,7 +25,8 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect busypoll exporters exporters-split behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"inspect busypoll exporters exporters-split paired behaviour forward v3 sendto kernel"}
+ROUNDS=${ROUNDS:-3}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
   enabled: false"
@@ -54,7 +58,8 @@ isolate() {
   for p in $(ls /proc | grep -E '^[0-9]+$'); do
     [[ "$self" == *" $p "* ]] && continue
     # PF_KTHREAD (0x00200000) in the task's flags: field 9 of stat, the 7th after the "(comm)" that may hold spaces.
-    flags=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $7}')
+    # A process may end between the listing and the read (the listing's own helpers do).
+    flags=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $7}') || continue
     (( ( ${flags:-0} & 0x00200000 ) != 0 )) || continue
     mask=$(taskset -p "$p" 2>/dev/null | awk '{print $NF}') || continue
     [ -n "$mask" ] || continue
@@ -101,9 +106,10 @@ saturation() {
       break
     fi
   done
-  # Narrow down between the last good and the first bad rate.
+  # Narrow down between the last good and the first bad rate: the ramp's steps are 1.5x apart, and five halvings
+  # bring the uncertainty to about 1.5% of the rate, finer than the differences between rows this benchmark reports.
   local lo=$good hi=$bad mid
-  for _ in 1 2 3; do
+  for _ in 1 2 3 4 5; do
     [ "$hi" -gt 0 ] || break
     mid=$(( (lo + hi) / 2 ))
     read -r delivered loss offered < <(trial "$1" $mid 2)
@@ -207,6 +213,27 @@ exporter_stats() { # T0 T1 "counts at T0"
   python3 -c "t=$2-$1; print(f'    exporters: {($r1-$r0)/t:,.0f} CLF records/s (one per SIP message, and one session event each); CPU: session thread {($s1-$s0)/t:.0f}%, CLF thread {($c1-$c0)/t:.0f}%')"
 }
 
+clf_dropped() { # -> CLF records the running bridge's queues could not take so far
+  ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_exporter_queue_dropped_total{exporter=\"clf\"}" {print $2}'
+}
+
+paired() { # SIZE: ROUNDS pairs of saturation rates, exporters off then on
+  local size=$1 round off on ratios="" r0 d0 out sent secs
+  for round in $(seq $ROUNDS); do
+    start_sipips ""; off=$(saturation "$size"); stop_sipips
+    start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
+    on=$(saturation "$size")
+    r0=$(exporter_counts | awk '{print $1}'); d0=$(clf_dropped)
+    read -r delivered loss offered < <(trial "$size" "$on" $SECONDS_PER_RUN)
+    local r1 d1
+    r1=$(exporter_counts | awk '{print $1}'); d1=$(clf_dropped)
+    kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+    python3 -c "print(f'  pair {$round}: exporters off {$off:,.0f} pkt/s, on {$on:,.0f} pkt/s ({($on/$off-1)*100:+.1f}%); 10 s at {$on:,.0f}: wire loss {$loss*100:.3f}%, CLF {($r1-$r0):,.0f} records written, {($d1-$d0):,.0f} dropped')" | tee -a $RESULTS
+    ratios="$ratios $(python3 -c "print($on/$off)")"
+  done
+  python3 -c "import statistics; r=sorted(float(x) for x in '$ratios'.split()); print(f'sipips + all exporters, paired ({len(r)} pairs, {\"$size\"} B): median change {(statistics.median(r)-1)*100:+.1f}% (pairs: {\", \".join(f\"{(x-1)*100:+.1f}%\" for x in r)})')" | tee -a $RESULTS
+}
+
 # Scrapes /metrics every second, as a Prometheus server would.
 scraper() { while sleep 1; do ip netns exec $LAB-br curl -sf -o /dev/null http://127.0.0.1:9464/metrics || true; done; }
 
@@ -226,6 +253,7 @@ for size in $SIZES; do
     EXPORTER_STATS=1 measure "sipips + all exporters" "$size"
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
   fi
+  if want paired; then paired "$size"; fi
   if want exporters-split; then
     # The deployment layout: the worker alone on core 1 (bridge.cpus), exporters, metrics and the runtime's threads on
     # core 0 (bridge.management_cpus), beside the generator.
