@@ -139,6 +139,8 @@ public static partial class SipParser
         if (he == p) return -1;
         var name = b.Slice(p, he - p);
         var top = name[^1] == '.' ? name.Slice(0, name.Length - 1) : name;
+        // An empty last label ("host..") is no host; without this check its first character would be read past the end.
+        if (!top.IsEmpty && top[^1] == '.') return -1;
         if (top.IsEmpty || SipChars.IsDigit(top[top.LastIndexOf((byte)'.') + 1]))
         {
             // A hostname's top label starts with a letter: one that starts with a digit is an IPv4 address.

@@ -198,6 +198,27 @@ public class RobustnessTests
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
     }
 
+    /// <summary>
+    /// Found by the mutation test above: a host whose last label is empty after a trailing dot ("192.0..") made the
+    /// host check read one byte past the host. Each place a host is parsed must reject it with a status.
+    /// </summary>
+    [Theory]
+    [InlineData("INVITE sip:bob@192.0.. SIP/2.0", "Contact: <sip:a@b.example>", SipParseStatus.BadRequestUri)]
+    [InlineData("INVITE sip:bob@a.. SIP/2.0", "Contact: <sip:a@b.example>", SipParseStatus.BadRequestUri)]
+    [InlineData("INVITE sip:bob@b.example SIP/2.0", "Contact: <sip:alice@192.0..:5060>", SipParseStatus.BadContact)]
+    [InlineData("INVITE sip:bob@b.example SIP/2.0", "Contact: <sip:alice@..>", SipParseStatus.BadContact)]
+    public void A_host_ending_in_an_empty_label_is_rejected_not_overrun(string requestLine, string contact, SipParseStatus expected)
+    {
+        var text = $"{requestLine}\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1\r\nFrom: <sip:a@b.example>;tag=1\r\n" +
+                   $"To: <sip:b@b.example>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n{contact}\r\nContent-Length: 0\r\n\r\n";
+        var m = new SipMessage();
+        Assert.Equal(expected, SipParser.Parse(Encoding.ASCII.GetBytes(text), m));
+        // The same bytes with the host at the very end of the buffer, where an overrun leaves the array.
+        string cut = text[..(text.IndexOf("..", StringComparison.Ordinal) + 2)];
+        SipParser.Parse(Encoding.ASCII.GetBytes(cut), m);
+        Assert.NotEqual(SipParseStatus.Ok, m.Status);
+    }
+
     [Fact]
     public void Random_bytes_never_throw()
     {
