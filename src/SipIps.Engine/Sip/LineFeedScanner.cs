@@ -6,23 +6,32 @@ using System.Runtime.Intrinsics;
 namespace SipIps.Engine.Sip;
 
 /// <summary>
-/// Yields the positions of LF bytes in increasing order from one vectorised pass: each 32-byte block becomes a bit
+/// Yields the positions of LF bytes in increasing order from one vectorised pass: each 64-byte block becomes a bit
 /// mask once, and lines are read off the mask. A header section of 30 short lines costs about as much as one
-/// scan of its bytes, instead of 30 separate searches.
+/// scan of its bytes, instead of 30 separate searches. The same pass notes whether any block held a control byte
+/// that a header section may not carry, so that a clean message needs no second pass to prove it.
 /// </summary>
 internal ref struct LineFeedScanner
 {
-    private const int Width = 32;
+    private const int Width = 64;
     private readonly ReadOnlySpan<byte> _data;
     private int _base;
-    private uint _mask;
+    private ulong _mask;
+    private ulong _controls;
 
     public LineFeedScanner(ReadOnlySpan<byte> data, int start)
     {
         _data = data;
         _base = start;
-        _mask = start < data.Length ? LoadMask(data, start) : 0;
+        (_mask, _controls) = start < data.Length ? LoadMask(data, start) : (0, 0);
     }
+
+    /// <summary>
+    /// True when a block scanned so far held a control byte other than HT, CR and LF, or DEL (see
+    /// <see cref="SipChars.HeaderControls"/>). Blocks may reach past the header section, so true calls for an exact
+    /// search; false proves that the scanned bytes have none.
+    /// </summary>
+    public readonly bool SawControl => _controls != 0;
 
     /// <summary>The next LF position, or -1 when there is none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -32,28 +41,81 @@ internal ref struct LineFeedScanner
         {
             _base += Width;
             if (_base >= _data.Length) return -1;
-            _mask = LoadMask(_data, _base);
+            (_mask, ulong controls) = LoadMask(_data, _base);
+            _controls |= controls;
         }
         int bit = BitOperations.TrailingZeroCount(_mask);
         _mask &= _mask - 1;
         return _base + bit;
     }
 
-    private static uint LoadMask(ReadOnlySpan<byte> data, int at)
+    /// <summary>
+    /// The LF bits of the block at <paramref name="at"/>, and the bits of its control bytes: whole blocks with
+    /// vectors, inline; the tail apart. (A pair returned, not a field updated by reference, keeps the scanner in registers.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (ulong LineFeeds, ulong Controls) LoadMask(ReadOnlySpan<byte> data, int at)
     {
+        if (at + Width > data.Length) return LoadTail(data, at);
         ref byte start = ref MemoryMarshal.GetReference(data);
-        if (at + Width <= data.Length)
+        if (Vector512.IsHardwareAccelerated)
         {
-            if (Vector256.IsHardwareAccelerated)
-                return Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)at), Vector256.Create((byte)'\n')).ExtractMostSignificantBits();
-            uint lo = Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)at), Vector128.Create((byte)'\n')).ExtractMostSignificantBits();
-            uint hi = Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(at + 16)), Vector128.Create((byte)'\n')).ExtractMostSignificantBits();
-            return lo | (hi << 16);
+            var v = Vector512.LoadUnsafe(ref start, (nuint)at);
+            var lf = Vector512.Equals(v, Vector512.Create((byte)'\n'));
+            return (lf.ExtractMostSignificantBits(), Controls(v, lf).ExtractMostSignificantBits());
         }
-        uint mask = 0;
-        int n = data.Length - at;
-        for (int i = 0; i < n; i++)
-            if (Unsafe.Add(ref start, at + i) == (byte)'\n') mask |= 1u << i;
-        return mask;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v0 = Vector256.LoadUnsafe(ref start, (nuint)at);
+            var v1 = Vector256.LoadUnsafe(ref start, (nuint)(at + 32));
+            var lf0 = Vector256.Equals(v0, Vector256.Create((byte)'\n'));
+            var lf1 = Vector256.Equals(v1, Vector256.Create((byte)'\n'));
+            return (lf0.ExtractMostSignificantBits() | ((ulong)lf1.ExtractMostSignificantBits() << 32),
+                (Controls(v0, lf0) | Controls(v1, lf1)).ExtractMostSignificantBits());
+        }
+        ulong mask = 0, controls = 0;
+        for (int i = 0; i < Width; i += 16)
+        {
+            var v = Vector128.LoadUnsafe(ref start, (nuint)(at + i));
+            var lf = Vector128.Equals(v, Vector128.Create((byte)'\n'));
+            controls |= Controls(v, lf).ExtractMostSignificantBits();
+            mask |= (ulong)lf.ExtractMostSignificantBits() << i;
+        }
+        return (mask, controls);
+    }
+
+    // Bytes below 0x20 other than HT, CR and LF, and DEL: all-ones lanes where they are.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Controls(Vector512<byte> v, Vector512<byte> lf) =>
+        Vector512.AndNot(Vector512.LessThan(v, Vector512.Create((byte)0x20)),
+            lf | Vector512.Equals(v, Vector512.Create((byte)'\t')) | Vector512.Equals(v, Vector512.Create((byte)'\r')))
+        | Vector512.Equals(v, Vector512.Create((byte)0x7F));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Controls(Vector256<byte> v, Vector256<byte> lf) =>
+        Vector256.AndNot(Vector256.LessThan(v, Vector256.Create((byte)0x20)),
+            lf | Vector256.Equals(v, Vector256.Create((byte)'\t')) | Vector256.Equals(v, Vector256.Create((byte)'\r')))
+        | Vector256.Equals(v, Vector256.Create((byte)0x7F));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Controls(Vector128<byte> v, Vector128<byte> lf) =>
+        Vector128.AndNot(Vector128.LessThan(v, Vector128.Create((byte)0x20)),
+            lf | Vector128.Equals(v, Vector128.Create((byte)'\t')) | Vector128.Equals(v, Vector128.Create((byte)'\r')))
+        | Vector128.Equals(v, Vector128.Create((byte)0x7F));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (ulong LineFeeds, ulong Controls) LoadTail(ReadOnlySpan<byte> data, int at)
+    {
+        var rest = data.Slice(at);
+        ulong controls = rest.IndexOfAny(SipChars.HeaderControls) >= 0 ? 1UL : 0;
+        ulong mask = 0;
+        int p = rest.IndexOf((byte)'\n');
+        while (p >= 0)
+        {
+            mask |= 1UL << p;
+            int q = rest.Slice(p + 1).IndexOf((byte)'\n');
+            p = q < 0 ? -1 : p + 1 + q;
+        }
+        return (mask, controls);
     }
 }

@@ -150,7 +150,6 @@ internal static class SipChars
         return -1;
     }
 
-    /// <summary>Parses unsigned decimal digits; returns false when there are none. Sets overflow past <paramref name="max"/>.</summary>
     /// <summary>
     /// Reads the decimal digits at <paramref name="pos"/>; returns the position after them (equal to
     /// <paramref name="pos"/> when there is none). A value past <paramref name="max"/> sets <paramref name="overflow"/>.

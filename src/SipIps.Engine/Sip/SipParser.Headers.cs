@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using SipIps.Engine.Common;
 
@@ -64,6 +66,15 @@ public static partial class SipParser
     {
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport, with LWS allowed around each SLASH.
         int ps = p;
+        if (end - p >= 12 && FastSentProtocol(b.Slice(p, 12), out SipTransport fast))
+        {
+            // "SIP/2.0/UDP " and its kin: what the grammar below finds for these bytes, in two integer compares.
+            via.TransportText = Slice(p + 8, p + 11);
+            via.Transport = fast;
+            via.Protocol = Slice(ps, p + 11);
+            p = SipChars.SkipLws(b, p + 12, end);
+            return ParseViaSentBy(b, p, end, ref via);
+        }
         int e = SipChars.SkipToken(b, p, end);
         if (e == p) return ~p;
         p = SipChars.SkipLws(b, e, end);
@@ -83,7 +94,29 @@ public static partial class SipParser
         p = e;
         if (p >= end || !SipChars.IsLws(b[p])) return ~p;
         p = SipChars.SkipLws(b, p, end);
+        return ParseViaSentBy(b, p, end, ref via);
+    }
 
+    // "sip/2.0/" and the three-letter transports followed by SP, as little-endian integers; the letters are compared
+    // with 0x20 OR-ed in (exact for letters: only 'X' and 'x' become 'x'), the other bytes as they are.
+    private const ulong SipVersion8 = 0x2F302E322F706973;
+    private const ulong SipVersionLetters = 0x0000000000202020;
+    private const uint Udp4 = 0x20706475, Tcp4 = 0x20706374, Tls4 = 0x20736C74;
+
+    /// <summary>True when <paramref name="s"/> (12 bytes) is "SIP/2.0/" (any case) and UDP, TCP or TLS and a space.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool FastSentProtocol(ReadOnlySpan<byte> s, out SipTransport transport)
+    {
+        transport = SipTransport.Unknown;
+        if ((BinaryPrimitives.ReadUInt64LittleEndian(s) | SipVersionLetters) != SipVersion8) return false;
+        uint t = BinaryPrimitives.ReadUInt32LittleEndian(s.Slice(8)) | 0x00202020;
+        transport = t switch { Udp4 => SipTransport.Udp, Tcp4 => SipTransport.Tcp, Tls4 => SipTransport.Tls, _ => SipTransport.Unknown };
+        return transport != SipTransport.Unknown;
+    }
+
+    /// <summary>sent-by and via-params, after the sent-protocol and its LWS.</summary>
+    private static int ParseViaSentBy(ReadOnlySpan<byte> b, int p, int end, ref SipVia via)
+    {
         int hp = ParseHostPort(b, p, end, out via.Host, out via.HostKind, out via.Port);
         if (hp < 0) return ~p;
         p = hp;

@@ -138,6 +138,13 @@ public static partial class SipParser
         int he = n < 0 ? end : p + n;
         if (he == p) return -1;
         var name = b.Slice(p, he - p);
+        // The usual case first: a dotted quad and nothing else.
+        if (SipChars.IsDigit(name[0]) && IpAddr.TryParseV4(name, out _))
+        {
+            kind = HostKind.IPv4;
+            host = Slice(p, he);
+            return he;
+        }
         var top = name[^1] == '.' ? name.Slice(0, name.Length - 1) : name;
         // An empty last label ("host..") is no host; without this check its first character would be read past the end.
         if (!top.IsEmpty && top[^1] == '.') return -1;

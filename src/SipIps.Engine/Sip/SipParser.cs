@@ -63,8 +63,8 @@ public static partial class SipParser
         }
 
         int headerStart = next;
-        int headerEnd = ParseHeaders(b, next, m);
-        if (headerEnd > headerStart)
+        int headerEnd = ParseHeaders(b, next, m, out bool sawControl);
+        if (headerEnd > headerStart && sawControl)
         {
             int ctl = b.Slice(headerStart, headerEnd - headerStart).IndexOfAny(SipChars.HeaderControls);
             if (ctl >= 0) m.Fail(SipParseStatus.ControlCharacter, headerStart + ctl);
@@ -77,7 +77,8 @@ public static partial class SipParser
 
     /// <summary>Splits header lines, unfolds continuation lines in place, and dispatches each header.</summary>
     /// <returns>The offset just past the last header line (before the empty line).</returns>
-    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m)
+    /// <param name="sawControl">False when no header byte is a control that a header may not carry (see <see cref="LineFeedScanner.SawControl"/>).</param>
+    private static int ParseHeaders(Span<byte> b, int pos, SipMessage m, out bool sawControl)
     {
         int len = b.Length;
         // The scanner is this method's own local, so that its state stays in registers.
@@ -111,6 +112,7 @@ public static partial class SipParser
             if (lineEnd == lineStart)
             {
                 m.BodyStart = next;
+                sawControl = lines.SawControl;
                 return lineStart;
             }
             ParseHeaderLine(b, lineStart, lineEnd, m);
@@ -118,6 +120,7 @@ public static partial class SipParser
             if (lf >= 0) lf = lines.Next();
         }
         m.BodyStart = len;
+        sawControl = lines.SawControl;
         return len;
     }
 

@@ -1,0 +1,137 @@
+using System.Text;
+using SipIps.Engine.Common;
+using SipIps.Engine.Sip;
+using Xunit;
+
+namespace SipIps.Engine.Tests.Sip;
+
+/// <summary>
+/// The parser's shortcuts for everyday input (vectorised line and control scanning, the usual Via sent-protocol,
+/// a dotted quad) must give exactly what the general code gives, at every length and position.
+/// </summary>
+public class FastPathTests
+{
+    private static bool IsHeaderControl(byte c) => (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
+
+    [Fact]
+    public void Line_feed_scanner_finds_every_line_feed_and_notes_controls_at_every_length()
+    {
+        var random = new Random(4475);
+        for (int length = 0; length <= 300; length++)
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                var data = new byte[length];
+                for (int i = 0; i < length; i++)
+                {
+                    int r = random.Next(100);
+                    data[i] = r < 8 ? (byte)'\n' : r < 10 ? (byte)'\r' : r < 11 ? (byte)'\t' : (byte)random.Next(0x20, 0x7F);
+                }
+                // A control byte in a third of the buffers, anywhere; DEL and NUL among them.
+                if (length > 0 && round % 3 == 0) data[random.Next(length)] = round % 2 == 0 ? (byte)0x7F : (byte)random.Next(0, 9);
+                int start = length == 0 ? 0 : random.Next(length);
+
+                var scanner = new LineFeedScanner(data, start);
+                var found = new List<int>();
+                for (int lf = scanner.Next(); lf >= 0; lf = scanner.Next()) found.Add(lf);
+
+                var expected = new List<int>();
+                for (int i = start; i < length; i++) if (data[i] == '\n') expected.Add(i);
+                Assert.Equal(expected, found);
+                bool controls = false;
+                for (int i = start; i < length; i++) controls |= IsHeaderControl(data[i]);
+                Assert.Equal(controls, scanner.SawControl);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(200)]
+    public void A_control_byte_in_any_header_position_is_found_and_one_in_the_body_is_not_an_error(int padding)
+    {
+        string head = "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" +
+                      "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n" +
+                      "X-Pad: " + new string('p', padding) + "\r\n";
+        var m = new SipMessage();
+        var bad = Encoding.ASCII.GetBytes(head + "X-Bad: a\u0001b\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal(SipParseStatus.ControlCharacter, SipParser.Parse(bad, m));
+        Assert.Equal(Array.IndexOf(bad, (byte)1), m.ErrorOffset);
+
+        var body = Encoding.ASCII.GetBytes(head + "Content-Type: application/octet-stream\r\nContent-Length: 3\r\n\r\n\u0001\u0000\u007F");
+        Assert.Equal(SipParseStatus.Ok, SipParser.Parse(body, m));
+    }
+
+    [Theory]
+    [InlineData("SIP/2.0/UDP 192.0.2.1:5060", SipTransport.Udp)]
+    [InlineData("sip/2.0/udp 192.0.2.1:5060", SipTransport.Udp)]
+    [InlineData("Sip/2.0/Tcp 192.0.2.1:5060", SipTransport.Tcp)]
+    [InlineData("SIP/2.0/TLS 192.0.2.1:5061", SipTransport.Tls)]
+    [InlineData("SIP/2.0/SCTP 192.0.2.1:5060", SipTransport.Sctp)]
+    [InlineData("SIP/2.0/WSS 192.0.2.1:443", SipTransport.Wss)]
+    [InlineData("SIP / 2.0 / UDP 192.0.2.1:5060", SipTransport.Udp)]
+    [InlineData("SIP/2.0/UDP\t192.0.2.1:5060", SipTransport.Udp)]
+    [InlineData("SIP/2.0/UDP   192.0.2.1:5060", SipTransport.Udp)]
+    [InlineData("SIP/2.0/UDPX 192.0.2.1:5060", SipTransport.Unknown)]
+    [InlineData("SIP/2.1/UDP 192.0.2.1:5060", SipTransport.Udp)]
+    public void Via_sent_protocol_reads_the_same_on_the_short_and_the_long_path(string sentBy, SipTransport transport)
+    {
+        var m = new SipMessage();
+        var text = "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: " + sentBy + ";branch=z9hG4bK1;rport\r\n" +
+                   "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        Assert.Equal(SipParseStatus.Ok, SipParser.Parse(Encoding.ASCII.GetBytes(text), m));
+        ref readonly var via = ref m.TopVia;
+        Assert.Equal(transport, via.Transport);
+        string protocol = sentBy.Substring(0, sentBy.IndexOf("192", StringComparison.Ordinal)).TrimEnd(' ', '\t');
+        Assert.Equal(protocol, m.GetString(via.Protocol));
+        Assert.Equal(protocol.Substring(protocol.LastIndexOf('/') + 1).Trim(), m.GetString(via.TransportText));
+        Assert.Equal("192.0.2.1", m.GetString(via.Host));
+        Assert.Equal(HostKind.IPv4, via.HostKind);
+        Assert.Equal(sentBy.EndsWith(":443", StringComparison.Ordinal) ? 443 : sentBy.EndsWith(":5061", StringComparison.Ordinal) ? 5061 : 5060, via.Port);
+        Assert.Equal("z9hG4bK1", m.GetString(via.Branch));
+        Assert.Equal(-1, via.RPort);
+    }
+
+    /// <summary>Dotted-quad grammar written the plain way: four 1-3 digit decimals of at most 255, three dots.</summary>
+    private static bool ReferenceV4(string s, out uint value)
+    {
+        value = 0;
+        var parts = s.Split('.');
+        if (parts.Length != 4) return false;
+        foreach (var part in parts)
+        {
+            if (part.Length is < 1 or > 3 || !part.All(char.IsAsciiDigit)) return false;
+            int octet = int.Parse(part);
+            if (octet > 255) return false;
+            value = (value << 8) | (uint)octet;
+        }
+        return true;
+    }
+
+    [Fact]
+    public void Ipv4_text_is_read_as_the_plain_grammar_reads_it()
+    {
+        var random = new Random(791);
+        var cases = new List<string> { "0.0.0.0", "255.255.255.255", "192.0.2.10", "1.2.3.4", "01.002.3.4", "256.1.1.1",
+            "1.2.3.256", "1.2.3", "1.2.3.4.", ".1.2.3", "1..2.3", "1234.1.1.1", "1.2.3.4444", "", "1.2.3.4 ", "999.999.999.999" };
+        const string alphabet = "0123456789.....";
+        for (int i = 0; i < 200_000; i++)
+        {
+            int length = random.Next(0, 18);
+            var chars = new char[length];
+            for (int j = 0; j < length; j++) chars[j] = alphabet[random.Next(alphabet.Length)];
+            cases.Add(new string(chars));
+        }
+        foreach (var text in cases)
+        {
+            bool expected = ReferenceV4(text, out uint value);
+            bool actual = IpAddr.TryParseV4(Encoding.ASCII.GetBytes(text), out var address);
+            Assert.True(expected == actual, $"\"{text}\": expected {expected}");
+            if (expected) Assert.Equal(IpAddr.FromV4(value), address);
+        }
+    }
+}
