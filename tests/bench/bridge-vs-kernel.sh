@@ -13,7 +13,10 @@
 # paired measures the exporters' cost as pairs: the saturation rate with exporters off, then on, ROUNDS times in a
 # row, and the ratio of each pair. Rows measured minutes apart differ by up to 40% on this VM; a pair's two figures
 # are a minute apart. After each pair, a 10 s run at the exporters' rate counts the CLF records written and dropped.
-# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired behaviour forward v3 sendto kernel.
+# paired-split is the same with the exporters-split layout for both figures of each pair.
+# cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts.
+# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired paired-split cost behaviour
+# forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -25,7 +28,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect busypoll exporters exporters-split paired behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"inspect busypoll exporters exporters-split paired paired-split cost behaviour forward v3 sendto kernel"}
 ROUNDS=${ROUNDS:-3}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
@@ -217,11 +220,11 @@ clf_dropped() { # -> CLF records the running bridge's queues could not take so f
   ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_exporter_queue_dropped_total{exporter=\"clf\"}" {print $2}'
 }
 
-paired() { # SIZE: ROUNDS pairs of saturation rates, exporters off then on
-  local size=$1 round off on ratios="" r0 d0 out sent secs
+paired() { # SIZE [LABEL BRIDGE-YAML CPUS]: ROUNDS pairs of saturation rates, exporters off then on, same layout
+  local size=$1 label=${2:-"sipips + all exporters"} layout=${3:-} cpus=${4:-1} round off on ratios="" r0 d0 out sent secs
   for round in $(seq $ROUNDS); do
-    start_sipips ""; off=$(saturation "$size"); stop_sipips
-    start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
+    start_sipips "$layout" "$NOEXPORT" $cpus; off=$(saturation "$size"); stop_sipips
+    start_sipips "$layout" "$EXPORT" $cpus; scraper & scraper_pid=$!
     on=$(saturation "$size")
     r0=$(exporter_counts | awk '{print $1}'); d0=$(clf_dropped)
     read -r delivered loss offered < <(trial "$size" "$on" $SECONDS_PER_RUN)
@@ -231,7 +234,65 @@ paired() { # SIZE: ROUNDS pairs of saturation rates, exporters off then on
     python3 -c "print(f'  pair {$round}: exporters off {$off:,.0f} pkt/s, on {$on:,.0f} pkt/s ({($on/$off-1)*100:+.1f}%); 10 s at {$on:,.0f}: wire loss {$loss*100:.3f}%, CLF {($r1-$r0):,.0f} records written, {($d1-$d0):,.0f} dropped')" | tee -a $RESULTS
     ratios="$ratios $(python3 -c "print($on/$off)")"
   done
-  python3 -c "import statistics; r=sorted(float(x) for x in '$ratios'.split()); print(f'sipips + all exporters, paired ({len(r)} pairs, {\"$size\"} B): median change {(statistics.median(r)-1)*100:+.1f}% (pairs: {\", \".join(f\"{(x-1)*100:+.1f}%\" for x in r)})')" | tee -a $RESULTS
+  python3 -c "import statistics; r=sorted(float(x) for x in '$ratios'.split()); print(f'$label, paired ({len(r)} pairs, {\"$size\"} B): median change {(statistics.median(r)-1)*100:+.1f}% (pairs: {\", \".join(f\"{(x-1)*100:+.1f}%\" for x in r)})')" | tee -a $RESULTS
+}
+
+thread_jiffies() { # -> "worker sessions clf other" CPU jiffies of the running bridge's threads
+  local t comm j w=0 s=0 c=0 o=0
+  for t in /proc/$bridge_pid/task/*; do
+    comm=$(cat $t/comm 2>/dev/null) || continue
+    j=$(awk '{print $14+$15}' $t/stat 2>/dev/null) || continue
+    case "$comm" in
+      *#*) w=$((w + j)) ;;
+      sessions) s=$((s + j)) ;;
+      clf) c=$((c + j)) ;;
+      *) o=$((o + j)) ;;
+    esac
+  done
+  echo "$w $s $c $o"
+}
+
+# cost SIZE LABEL LAYOUT CPUS: CPU time per forwarded frame at one fixed rate below saturation (COST_RATE), with the
+# exporters off and on in turn, ROUNDS times each. Saturation searches on this VM differ by up to 4x minutes apart
+# (a paired run here gave 74k and 325k pkt/s for the same configuration); CPU time per frame at a fixed rate is
+# steady, and a saturated core's rate is the inverse of it. With everything on the worker's core, the exporters
+# lower the rate by the share of their threads in the total; with a management core, by what they add to the worker.
+cost() {
+  local size=$1 label=$2 layout=$3 cpus=$4 rate=${COST_RATE:-120000} round mode j0 j1 d0 d1 delivered loss offered
+  local lines=""
+  for round in $(seq $ROUNDS); do
+    for mode in off on; do
+      if [ $mode = on ]; then start_sipips "$layout" "$EXPORT" $cpus; scraper & scraper_pid=$!; else start_sipips "$layout" "$NOEXPORT" $cpus; fi
+      j0=$(thread_jiffies); d0=0; [ $mode = on ] && d0=$(clf_dropped)
+      read -r delivered loss offered < <(trial "$size" "$rate" $SECONDS_PER_RUN)
+      j1=$(thread_jiffies); d1=0; [ $mode = on ] && { d1=$(clf_dropped); kill $scraper_pid; }
+      stop_sipips; rm -f $OUT/bench.clf*
+      lines="$lines$mode $delivered $loss $j0 $j1 $(( ${d1%.*} - ${d0%.*} ))
+"
+    done
+  done
+  python3 - "$label" "$size" "$rate" "$SECONDS_PER_RUN" "$cpus" <<PY | tee -a $RESULTS
+import sys, statistics
+label, size, rate, secs, cpus = sys.argv[1:]
+rows = {"off": [], "on": []}
+for line in """$lines""".strip().splitlines():
+    f = line.split()
+    mode, delivered, loss = f[0], float(f[1]), float(f[2])
+    a = [int(x) for x in f[3:7]]; b = [int(x) for x in f[7:11]]
+    frames = delivered * float(secs)
+    # jiffies are 10 ms; microseconds of CPU per forwarded frame, per thread group
+    rows[mode].append([(y - x) * 10000 / frames for x, y in zip(a, b)] + [loss, int(f[11]), frames])
+def med(mode, i): return statistics.median(r[i] for r in rows[mode])
+w0, w1 = med("off", 0), med("on", 0)
+x1 = med("on", 1) + med("on", 2)
+total0 = sum(med("off", i) for i in range(4)); total1 = sum(med("on", i) for i in range(4))
+same_core = "," not in cpus
+change = (total0 / total1 - 1) if same_core else (w0 / w1 - 1)
+print(f"{label} ({size} B, {float(rate):,.0f} pkt/s offered, {len(rows['on'])} rounds of {secs} s each way): "
+      f"worker {w0:.2f} -> {w1:.2f} us/frame, session + CLF threads {x1:.2f} us/frame, all threads {total0:.2f} -> {total1:.2f} us/frame; "
+      f"delivered {statistics.median(r[6] for r in rows['off'])/float(secs):,.0f} -> {statistics.median(r[6] for r in rows['on'])/float(secs):,.0f} pkt/s, max loss {max(r[4] for m in rows for r in rows[m])*100:.3f}%, CLF records dropped {sum(r[5] for r in rows['on']):,}; "
+      f"the worker's core saturates {change*100:+.1f}% {'(every thread on it)' if same_core else '(exporters on the management core)'}")
+PY
 }
 
 # Scrapes /metrics every second, as a Prometheus server would.
@@ -254,6 +315,15 @@ for size in $SIZES; do
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
   fi
   if want paired; then paired "$size"; fi
+  if want cost; then
+    cost "$size" "exporters' CPU per frame, one core" "" 1
+    cost "$size" "exporters' CPU per frame, management core" "  cpus: [1]
+  management_cpus: [0]" 0,1
+  fi
+  if want paired-split; then
+    paired "$size" "+ exporters, worker alone" "  cpus: [1]
+  management_cpus: [0]" 0,1
+  fi
   if want exporters-split; then
     # The deployment layout: the worker alone on core 1 (bridge.cpus), exporters, metrics and the runtime's threads on
     # core 0 (bridge.management_cpus), beside the generator.
