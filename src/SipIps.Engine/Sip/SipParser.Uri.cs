@@ -138,24 +138,14 @@ public static partial class SipParser
         int he = n < 0 ? end : p + n;
         if (he == p) return -1;
         var name = b.Slice(p, he - p);
-        // The usual case first: a dotted quad and nothing else.
         if (SipChars.IsDigit(name[0]) && IpAddr.TryParseV4(name, out _))
         {
-            kind = HostKind.IPv4;
-            host = Slice(p, he);
-            return he;
-        }
-        var top = name[^1] == '.' ? name.Slice(0, name.Length - 1) : name;
-        // An empty last label ("host..") is no host; without this check its first character would be read past the end.
-        if (!top.IsEmpty && top[^1] == '.') return -1;
-        if (top.IsEmpty || SipChars.IsDigit(top[top.LastIndexOf((byte)'.') + 1]))
-        {
-            // A hostname's top label starts with a letter: one that starts with a digit is an IPv4 address.
-            if (!IpAddr.TryParseV4(name, out _)) return -1;
             kind = HostKind.IPv4;
         }
         else
         {
+            // Anything else is a hostname, whose top label starts with a letter: all-numeric text that is no IPv4
+            // address (a fifth number, a value past 255, a final dot) is no host at all.
             if (!ValidHostname(name)) return -1;
             kind = HostKind.Name;
         }
@@ -163,21 +153,31 @@ public static partial class SipParser
         return he;
     }
 
-    /// <summary>RFC 3261 hostname: labels of alphanumerics and inner hyphens; the top label starts with a letter.</summary>
+    /// <summary>
+    /// RFC 3261 hostname, in one pass over text the caller found to hold only alphanumerics, '-' and '.': labels
+    /// not empty, no hyphen at either end of a label, the top label starting with a letter, one final dot allowed.
+    /// </summary>
     private static bool ValidHostname(ReadOnlySpan<byte> host)
     {
         if (host.Length > 255) return false;
-        if (host[^1] == '.') host = host.Slice(0, host.Length - 1);
-        if (host.IsEmpty || host[0] == '.' || host[0] == '-') return false;
-        int labelStart = 0;
-        while (true)
+        if (host.Length > 1 && host[^1] == '.') host = host.Slice(0, host.Length - 1);
+        int top = 0;
+        byte previous = (byte)'.';
+        for (int i = 0; i < host.Length; i++)
         {
-            int dot = host.Slice(labelStart).IndexOf((byte)'.');
-            int labelEnd = dot < 0 ? host.Length : labelStart + dot;
-            if (labelEnd == labelStart || host[labelStart] == '-' || host[labelEnd - 1] == '-') return false;
-            if (dot < 0) return SipChars.IsAlpha(host[labelStart]);
-            labelStart = labelEnd + 1;
+            byte c = host[i];
+            if (c == '.')
+            {
+                if (previous is (byte)'.' or (byte)'-') return false;
+                top = i + 1;
+            }
+            else if (c == '-' && previous == '.')
+            {
+                return false;
+            }
+            previous = c;
         }
+        return previous is not ((byte)'.' or (byte)'-') && SipChars.IsAlpha(host[top]);
     }
 
     /// <summary>Looks up a URI parameter (e.g. transport, user, lr) in a Params slice starting with ';'.</summary>

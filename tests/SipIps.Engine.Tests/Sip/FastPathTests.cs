@@ -134,4 +134,34 @@ public class FastPathTests
             if (expected) Assert.Equal(IpAddr.FromV4(value), address);
         }
     }
+
+    private static readonly System.Text.RegularExpressions.Regex s_hostname = new(
+        @"^(([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])\.)*([a-z]|[a-z][a-z0-9-]*[a-z0-9])\.?$",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    [Fact]
+    public void Hosts_are_read_as_the_rfc3261_grammar_reads_them()
+    {
+        // hostname = *( domainlabel "." ) toplabel [ "." ], or a dotted quad of values up to 255.
+        var random = new Random(3261);
+        var cases = new List<string> { "example.com", "example.com.", "a", "a.", ".", "..", "a..b", "-a.com", "a-.com", "a.-b",
+            "a.b-", "1a.com", "a.1", "a.1b", "192.0.2.1", "192.0.2.1.", "192.0..", "1.2.3.4.5", "256.1.1.1", "x-y.z-w", "A.B.C" };
+        const string alphabet = "abZ19-.";
+        for (int i = 0; i < 100_000; i++)
+        {
+            var chars = new char[random.Next(1, 13)];
+            for (int j = 0; j < chars.Length; j++) chars[j] = alphabet[random.Next(alphabet.Length)];
+            cases.Add(new string(chars));
+        }
+        foreach (var host in cases)
+        {
+            bool v4 = ReferenceV4(host, out _);
+            bool expected = v4 || s_hostname.IsMatch(host);
+            var uri = new SipUri();
+            var text = Encoding.ASCII.GetBytes("sip:" + host);
+            bool actual = SipParser.TryParseUri(text, ref uri);
+            Assert.True(expected == actual, $"\"{host}\": expected {expected}");
+            if (expected) Assert.Equal(v4 ? HostKind.IPv4 : HostKind.Name, uri.HostKind);
+        }
+    }
 }
