@@ -15,8 +15,9 @@
 # are a minute apart. After each pair, a 10 s run at the exporters' rate counts the CLF records written and dropped.
 # paired-split is the same with the exporters-split layout for both figures of each pair.
 # cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts.
-# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired paired-split cost behaviour
-# forward v3 sendto kernel.
+# headroom checks the target itself: the exporters-on bridge at 90% of the exporters-off loss-free rate (see below).
+# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired paired-split cost headroom
+# behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
@@ -28,7 +29,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect busypoll exporters exporters-split paired paired-split cost behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"inspect busypoll exporters exporters-split paired paired-split cost headroom behaviour forward v3 sendto kernel"}
 ROUNDS=${ROUNDS:-3}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
@@ -295,6 +296,43 @@ print(f"{label} ({size} B, {float(rate):,.0f} pkt/s offered, {len(rows['on'])} r
 PY
 }
 
+# headroom SIZE: the target read directly. Each round finds SipIps's loss-free rate with the exporters off (ramp, then
+# RUNS runs of SECONDS_PER_RUN confirming it, stepping down until all are loss-free), then runs the exporters-on
+# bridge at 90% of that rate for as many runs: no run over 0.1% loss means the exporters cost at most 10% of the
+# loss-free rate in that round.
+headroom() {
+  local size=$1 round sat rate attempt runs on_rate r0 d0 r1 d1 passed=0
+  for round in $(seq $ROUNDS); do
+    start_sipips "" "$NOEXPORT"
+    sat=$(saturation "$size"); rate=$(( sat * 90 / 100 ))
+    for attempt in 1 2 3 4; do
+      runs=$(confirm "$size" "$rate")
+      echo "$runs" | awk '$2 > 0.001 {bad=1} END {exit bad}' && break
+      rate=$(( rate * 85 / 100 ))
+    done
+    stop_sipips
+    on_rate=$(( rate * 90 / 100 ))
+    start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
+    r0=$(exporter_counts | awk '{print $1}'); d0=$(clf_dropped)
+    local on_runs
+    on_runs=$(confirm "$size" "$on_rate")
+    r1=$(exporter_counts | awk '{print $1}'); d1=$(clf_dropped)
+    kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+    if echo "$on_runs" | awk '$2 > 0.001 {bad=1} END {exit bad}'; then passed=$((passed + 1)); fi
+    python3 - "$round" "$rate" "$on_rate" "$runs" "$on_runs" "$r0" "$r1" "$d0" "$d1" <<'PY' | tee -a $RESULTS
+import sys
+rnd, off, on = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+def losses(t): return [float(r.split()[1]) for r in t.strip().splitlines()]
+a, b = losses(sys.argv[4]), losses(sys.argv[5])
+r0, r1, d0, d1 = (float(x or 0) for x in sys.argv[6:10])
+print(f"  headroom round {rnd}: exporters off loss-free at {off:,.0f} pkt/s (loss {', '.join(f'{x*100:.3f}%' for x in a)}); "
+      f"exporters on at 90% of it, {on:,.0f} pkt/s: loss {', '.join(f'{x*100:.3f}%' for x in b)} "
+      f"({'loss-free' if max(b) <= 0.001 else 'OVER 0.1%'}); CLF {r1-r0:,.0f} records written, {d1-d0:,.0f} dropped")
+PY
+  done
+  echo "sipips + all exporters at 90% of the exporters-off loss-free rate ($size B): loss-free in $passed of $ROUNDS rounds" | tee -a $RESULTS
+}
+
 # Scrapes /metrics every second, as a Prometheus server would.
 scraper() { while sleep 1; do ip netns exec $LAB-br curl -sf -o /dev/null http://127.0.0.1:9464/metrics || true; done; }
 
@@ -315,6 +353,7 @@ for size in $SIZES; do
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
   fi
   if want paired; then paired "$size"; fi
+  if want headroom; then headroom "$size"; fi
   if want cost; then
     cost "$size" "exporters' CPU per frame, one core" "" 1
     cost "$size" "exporters' CPU per frame, management core" "  cpus: [1]
