@@ -13,10 +13,9 @@ public sealed class SpscByteRing
     private const int Skip = -1;
     private readonly byte[] _buffer;
     private readonly long _mask;
-    private long _head;
-    private long _tail;
-    private long _reservedAt = -1;
-    private long _lost;
+    // As in SpscRing: each side's fields on their own cache lines, and each side's copy of the other's position.
+    private RingSide _producer; // Index: tail; Other: the head last seen; Lost, ReservedAt, Published
+    private RingSide _consumer; // Index: head; Other: the tail last seen
 
     public SpscByteRing(int capacityBytes)
     {
@@ -24,11 +23,12 @@ public sealed class SpscByteRing
         while (n < capacityBytes) n <<= 1;
         _buffer = new byte[n];
         _mask = n - 1;
+        _producer.ReservedAt = -1;
     }
 
     public int Capacity => _buffer.Length;
-    public long Lost => Volatile.Read(ref _lost);
-    public long Published { get; private set; }
+    public long Lost => Volatile.Read(ref _producer.Lost);
+    public long Published => Volatile.Read(ref _producer.Published);
 
     /// <summary>
     /// Room for a record of up to <paramref name="maxLength"/> bytes, or an empty span when the ring is full (counted
@@ -39,18 +39,21 @@ public sealed class SpscByteRing
         int need = 4 + Align(maxLength);
         if (need > _buffer.Length / 2)
         {
-            _lost++;
+            _producer.Lost++;
             return default;
         }
-        long tail = _tail;
-        long free = _buffer.Length - (tail - Volatile.Read(ref _head));
+        long tail = _producer.Index;
         int pos = (int)(tail & _mask);
         int contiguous = _buffer.Length - pos;
+        long required = contiguous < need ? contiguous + need : need;
+        // The consumer's position is read again only when the copy of it leaves too little room.
+        if (_buffer.Length - (tail - _producer.Other) < required) _producer.Other = Volatile.Read(ref _consumer.Index);
+        long free = _buffer.Length - (tail - _producer.Other);
         if (contiguous < need)
         {
-            if (free < contiguous + need)
+            if (free < required)
             {
-                _lost++;
+                _producer.Lost++;
                 return default;
             }
             BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(pos), Skip);
@@ -60,29 +63,29 @@ public sealed class SpscByteRing
         }
         else if (free < need)
         {
-            _lost++;
+            _producer.Lost++;
             return default;
         }
-        _reservedAt = tail;
+        _producer.ReservedAt = tail;
         return _buffer.AsSpan(pos + 4, maxLength);
     }
 
     /// <summary>Publishes the reserved record with its real length; a length of 0 or less discards it.</summary>
     public void Commit(int length)
     {
-        long at = _reservedAt;
-        _reservedAt = -1;
+        long at = _producer.ReservedAt;
+        _producer.ReservedAt = -1;
         if (at < 0) return;
         if (length <= 0)
         {
             // Nothing written: a skip marker already placed stays harmless (the next reservation rewrites it).
-            if (at != _tail) Volatile.Write(ref _tail, at);
+            if (at != _producer.Index) Volatile.Write(ref _producer.Index, at);
             return;
         }
         int pos = (int)(at & _mask);
         BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(pos), length);
-        Published++;
-        Volatile.Write(ref _tail, at + 4 + Align(length));
+        _producer.Published++;
+        Volatile.Write(ref _producer.Index, at + 4 + Align(length));
     }
 
     /// <summary>The oldest record, if any; call <see cref="Release"/> when done with it.</summary>
@@ -90,17 +93,21 @@ public sealed class SpscByteRing
     {
         while (true)
         {
-            long head = _head;
-            if (head == Volatile.Read(ref _tail))
+            long head = _consumer.Index;
+            if (head == _consumer.Other)
             {
-                record = default;
-                return false;
+                _consumer.Other = Volatile.Read(ref _producer.Index);
+                if (head == _consumer.Other)
+                {
+                    record = default;
+                    return false;
+                }
             }
             int pos = (int)(head & _mask);
             int length = BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(pos));
             if (length == Skip)
             {
-                Volatile.Write(ref _head, head + (_buffer.Length - pos));
+                Volatile.Write(ref _consumer.Index, head + (_buffer.Length - pos));
                 continue;
             }
             record = _buffer.AsSpan(pos + 4, length);
@@ -110,9 +117,9 @@ public sealed class SpscByteRing
 
     public void Release()
     {
-        long head = _head;
+        long head = _consumer.Index;
         int length = BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan((int)(head & _mask)));
-        Volatile.Write(ref _head, head + 4 + Align(length));
+        Volatile.Write(ref _consumer.Index, head + 4 + Align(length));
     }
 
     private static int Align(int n) => (n + 3) & ~3;
