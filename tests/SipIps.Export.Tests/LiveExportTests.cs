@@ -187,53 +187,78 @@ public sealed class LiveExportTests : IDisposable
         Assert.True(written > 1500);
     }
 
-    [Fact]
-    public void The_byte_ring_hands_every_record_across_threads_in_order_or_counts_it_lost()
+    /// <summary>
+    /// Runs <paramref name="produce"/> on this thread and <paramref name="consumeOne"/> on a thread of its own until the
+    /// producer is done and the ring is empty. An assertion that fails on the consumer's thread fails the test here.
+    /// </summary>
+    private static void ProduceAndConsume(Action produce, Func<bool> consumeOne)
     {
-        // A producer and a consumer on their own threads, each side reading the other's position only when its copy
-        // says full or empty: every record read is whole and in order, and read + lost = offered.
-        var ring = new SpscByteRing(8192);
-        const int Offered = 400_000;
-        long read = 0;
         bool done = false;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         using var running = new ManualResetEventSlim();
         var consumer = new Thread(() =>
         {
             running.Set();
-            int last = -1;
-            while (true)
+            try
             {
-                bool finished = Volatile.Read(ref done);
-                while (ring.TryRead(out var record))
+                while (true)
                 {
-                    int seq = BitConverter.ToInt32(record);
-                    Assert.True(seq > last, $"record {seq} after {last}");
-                    Assert.Equal(4 + seq % 200, record.Length);
-                    for (int i = 4; i < record.Length; i++) Assert.Equal((byte)(seq + i), record[i]);
-                    last = seq;
-                    ring.Release();
-                    read++;
+                    bool finished = Volatile.Read(ref done);
+                    while (consumeOne()) { }
+                    if (finished) return;
                 }
-                if (finished) return;
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
             }
         });
         consumer.Start();
         running.Wait();
-        for (int seq = 0; seq < Offered; seq++)
-        {
-            int n = 4 + seq % 200;
-            var room = ring.Reserve(n);
-            if (room.IsEmpty)
-            {
-                Thread.SpinWait(20); // a full ring: this record is lost; give the consumer a moment
-                continue;
-            }
-            BitConverter.TryWriteBytes(room, seq);
-            for (int i = 4; i < n; i++) room[i] = (byte)(seq + i);
-            ring.Commit(n);
-        }
+        produce();
         Volatile.Write(ref done, true);
         consumer.Join();
+        failure?.Throw();
+    }
+
+    [Fact]
+    public void The_byte_ring_hands_every_record_across_threads_in_order_or_counts_it_lost()
+    {
+        // Each side reads the other's position only when its copy says full or empty: every record read is whole and
+        // in order, and read + lost = offered.
+        var ring = new SpscByteRing(8192);
+        const int Offered = 400_000;
+        long read = 0;
+        int last = -1;
+        ProduceAndConsume(
+            () =>
+            {
+                for (int seq = 0; seq < Offered; seq++)
+                {
+                    int n = 4 + seq % 200;
+                    var room = ring.Reserve(n);
+                    if (room.IsEmpty)
+                    {
+                        Thread.SpinWait(20); // a full ring: this record is lost; give the consumer a moment
+                        continue;
+                    }
+                    BitConverter.TryWriteBytes(room, seq);
+                    for (int i = 4; i < n; i++) room[i] = (byte)(seq + i);
+                    ring.Commit(n);
+                }
+            },
+            () =>
+            {
+                if (!ring.TryRead(out var record)) return false;
+                int seq = BitConverter.ToInt32(record);
+                Assert.True(seq > last, $"record {seq} after {last}");
+                Assert.Equal(4 + seq % 200, record.Length);
+                for (int i = 4; i < record.Length; i++) Assert.Equal((byte)(seq + i), record[i]);
+                last = seq;
+                ring.Release();
+                read++;
+                return true;
+            });
         Assert.Equal(ring.Published, read);
         Assert.Equal(Offered, read + ring.Lost);
         Assert.True(read > Offered / 100, $"only {read} of {Offered} records went through");
@@ -245,32 +270,23 @@ public sealed class LiveExportTests : IDisposable
         var ring = new SpscRing<long>(64);
         const long Offered = 1_000_000;
         long read = 0;
-        bool done = false;
-        using var running = new ManualResetEventSlim();
-        var consumer = new Thread(() =>
-        {
-            running.Set();
-            long last = -1;
-            while (true)
+        long last = -1;
+        ProduceAndConsume(
+            () =>
             {
-                bool finished = Volatile.Read(ref done);
-                while (ring.TryPeek(out int slot))
-                {
-                    long v = ring[slot];
-                    Assert.True(v > last, $"value {v} after {last}");
-                    last = v;
-                    ring.Release();
-                    read++;
-                }
-                if (finished) return;
-            }
-        });
-        consumer.Start();
-        running.Wait();
-        for (long v = 0; v < Offered; v++)
-            if (!ring.TryWrite(v)) Thread.SpinWait(20);
-        Volatile.Write(ref done, true);
-        consumer.Join();
+                for (long v = 0; v < Offered; v++)
+                    if (!ring.TryWrite(v)) Thread.SpinWait(20);
+            },
+            () =>
+            {
+                if (!ring.TryPeek(out int slot)) return false;
+                long v = ring[slot];
+                Assert.True(v > last, $"value {v} after {last}");
+                last = v;
+                ring.Release();
+                read++;
+                return true;
+            });
         Assert.Equal(ring.Published, read);
         Assert.Equal(Offered, read + ring.Lost);
         Assert.Equal(0, ring.Count);
