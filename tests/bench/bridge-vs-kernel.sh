@@ -122,6 +122,8 @@ saturation() {
   echo "$lo"
 }
 
+loss_free() { awk '$2 > 0.001 {bad=1} END {exit bad}'; } # stdin: lines of "delivered loss"; true when none is over 0.1%
+
 confirm() { # SIZE RATE -> lines of "delivered loss"
   for _ in $(seq $RUNS); do trial "$1" "$2" $SECONDS_PER_RUN; done
 }
@@ -172,7 +174,7 @@ measure() { # NAME SIZE -> prints a line; uses the running forwarder
     [ -n "${EXPORTER_STATS:-}" ] && x0=$(exporter_counts)
     runs=$(confirm "$size" "$rate")
     j1=$( [ -n "$bridge_pid" ] && cpu_of $bridge_pid || echo 0 ); t1=$(date +%s.%N)
-    echo "$runs" | awk '$2 > 0.001 {bad=1} END {exit bad}' && break
+    echo "$runs" | loss_free && break
     rate=$(( rate * 85 / 100 ))
   done
   cpu=$(python3 -c "print(f'{($j1-$j0)/100/($t1-$t0)*100:.0f}%')")
@@ -198,16 +200,25 @@ PY
   if [ -n "$xstats" ]; then echo "$xstats" | tee -a $RESULTS; fi
 }
 
-exporter_counts() { # -> "clf_records session_jiffies clf_jiffies" of the running bridge
-  local clf s c
-  clf=$(ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_clf_records_total" {print $2}')
-  s=0; c=0
+thread_jiffies() { # -> "worker sessions clf other" CPU jiffies of the running bridge's threads
+  local t comm j w=0 s=0 c=0 o=0
   for t in /proc/$bridge_pid/task/*; do
-    case "$(cat $t/comm)" in
-      sessions) s=$(awk '{print $14+$15}' $t/stat) ;;
-      clf) c=$(awk '{print $14+$15}' $t/stat) ;;
+    comm=$(cat $t/comm 2>/dev/null) || continue
+    j=$(awk '{print $14+$15}' $t/stat 2>/dev/null) || continue
+    case "$comm" in
+      *#*) w=$((w + j)) ;;
+      sessions) s=$((s + j)) ;;
+      clf) c=$((c + j)) ;;
+      *) o=$((o + j)) ;;
     esac
   done
+  echo "$w $s $c $o"
+}
+
+exporter_counts() { # -> "clf_records session_jiffies clf_jiffies" of the running bridge
+  local clf w s c o
+  clf=$(ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_clf_records_total" {print $2}')
+  read -r w s c o < <(thread_jiffies)
   echo "${clf:-0} $s $c"
 }
 
@@ -238,28 +249,14 @@ paired() { # SIZE [LABEL BRIDGE-YAML CPUS]: ROUNDS pairs of saturation rates, ex
   python3 -c "import statistics; r=sorted(float(x) for x in '$ratios'.split()); print(f'$label, paired ({len(r)} pairs, {\"$size\"} B): median change {(statistics.median(r)-1)*100:+.1f}% (pairs: {\", \".join(f\"{(x-1)*100:+.1f}%\" for x in r)})')" | tee -a $RESULTS
 }
 
-thread_jiffies() { # -> "worker sessions clf other" CPU jiffies of the running bridge's threads
-  local t comm j w=0 s=0 c=0 o=0
-  for t in /proc/$bridge_pid/task/*; do
-    comm=$(cat $t/comm 2>/dev/null) || continue
-    j=$(awk '{print $14+$15}' $t/stat 2>/dev/null) || continue
-    case "$comm" in
-      *#*) w=$((w + j)) ;;
-      sessions) s=$((s + j)) ;;
-      clf) c=$((c + j)) ;;
-      *) o=$((o + j)) ;;
-    esac
-  done
-  echo "$w $s $c $o"
-}
-
-# cost SIZE LABEL LAYOUT CPUS: CPU time per forwarded frame at one fixed rate below saturation (COST_RATE), with the
-# exporters off and on in turn, ROUNDS times each. Saturation searches on this VM differ by up to 4x minutes apart
-# (a paired run here gave 74k and 325k pkt/s for the same configuration); CPU time per frame at a fixed rate is
-# steady, and a saturated core's rate is the inverse of it. With everything on the worker's core, the exporters
+# cost SIZE LABEL LAYOUT CPUS: CPU time per forwarded frame at one fixed offered rate (COST_RATE), with the exporters
+# off and on in turn, ROUNDS times each. Saturation searches on this VM differ by up to 4x minutes apart (a paired
+# run here gave 74k and 325k pkt/s for the same configuration); CPU time per frame at a fixed rate is steady, and a
+# saturated core's rate is the inverse of it. Offer more than the core can take (the default), so that both figures
+# are saturated: below saturation the worker wakes more often per frame and the exporters' share reads lower. With everything on the worker's core, the exporters
 # lower the rate by the share of their threads in the total; with a management core, by what they add to the worker.
 cost() {
-  local size=$1 label=$2 layout=$3 cpus=$4 rate=${COST_RATE:-120000} round mode j0 j1 d0 d1 delivered loss offered
+  local size=$1 label=$2 layout=$3 cpus=$4 rate=${COST_RATE:-340000} round mode j0 j1 d0 d1 delivered loss offered
   local lines=""
   for round in $(seq $ROUNDS); do
     for mode in off on; do
@@ -307,7 +304,7 @@ headroom() {
     sat=$(saturation "$size"); rate=$(( sat * 90 / 100 ))
     for attempt in 1 2 3 4; do
       runs=$(confirm "$size" "$rate")
-      echo "$runs" | awk '$2 > 0.001 {bad=1} END {exit bad}' && break
+      echo "$runs" | loss_free && break
       rate=$(( rate * 85 / 100 ))
     done
     stop_sipips
@@ -318,7 +315,7 @@ headroom() {
     on_runs=$(confirm "$size" "$on_rate")
     r1=$(exporter_counts | awk '{print $1}'); d1=$(clf_dropped)
     kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
-    if echo "$on_runs" | awk '$2 > 0.001 {bad=1} END {exit bad}'; then passed=$((passed + 1)); fi
+    if echo "$on_runs" | loss_free; then passed=$((passed + 1)); fi
     python3 - "$round" "$rate" "$on_rate" "$runs" "$on_runs" "$r0" "$r1" "$d0" "$d1" <<'PY' | tee -a $RESULTS
 import sys
 rnd, off, on = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
