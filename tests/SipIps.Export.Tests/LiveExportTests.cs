@@ -225,26 +225,33 @@ public sealed class LiveExportTests : IDisposable
     public void The_byte_ring_hands_every_record_across_threads_in_order_or_counts_it_lost()
     {
         // Each side reads the other's position only when its copy says full or empty: every record read is whole and
-        // in order, and read + lost = offered.
+        // in order, and every reservation is either read or counted lost. A full ring refuses a reservation (lost);
+        // the producer tries the same record a few times before giving it up, so that most records cross even when
+        // the consumer's thread waits for a core.
         var ring = new SpscByteRing(8192);
-        const int Offered = 400_000;
-        long read = 0;
+        const int Records = 100_000;
+        long read = 0, attempts = 0;
         int last = -1;
         ProduceAndConsume(
             () =>
             {
-                for (int seq = 0; seq < Offered; seq++)
+                for (int seq = 0; seq < Records; seq++)
                 {
                     int n = 4 + seq % 200;
-                    var room = ring.Reserve(n);
-                    if (room.IsEmpty)
+                    for (int attempt = 0; attempt < 100; attempt++)
                     {
-                        Thread.SpinWait(20); // a full ring: this record is lost; give the consumer a moment
-                        continue;
+                        attempts++;
+                        var room = ring.Reserve(n);
+                        if (room.IsEmpty)
+                        {
+                            Thread.Yield();
+                            continue;
+                        }
+                        BitConverter.TryWriteBytes(room, seq);
+                        for (int i = 4; i < n; i++) room[i] = (byte)(seq + i);
+                        ring.Commit(n);
+                        break;
                     }
-                    BitConverter.TryWriteBytes(room, seq);
-                    for (int i = 4; i < n; i++) room[i] = (byte)(seq + i);
-                    ring.Commit(n);
                 }
             },
             () =>
@@ -260,22 +267,28 @@ public sealed class LiveExportTests : IDisposable
                 return true;
             });
         Assert.Equal(ring.Published, read);
-        Assert.Equal(Offered, read + ring.Lost);
-        Assert.True(read > Offered / 100, $"only {read} of {Offered} records went through");
+        Assert.Equal(attempts, read + ring.Lost);
+        Assert.True(read > Records / 2, $"only {read} of {Records} records went through");
     }
 
     [Fact]
     public void The_value_ring_hands_every_value_across_threads_in_order_or_counts_it_lost()
     {
         var ring = new SpscRing<long>(64);
-        const long Offered = 1_000_000;
-        long read = 0;
-        long last = -1;
+        const long Values = 200_000;
+        long read = 0, attempts = 0, last = -1;
         ProduceAndConsume(
             () =>
             {
-                for (long v = 0; v < Offered; v++)
-                    if (!ring.TryWrite(v)) Thread.SpinWait(20);
+                for (long v = 0; v < Values; v++)
+                {
+                    for (int attempt = 0; attempt < 100; attempt++)
+                    {
+                        attempts++;
+                        if (ring.TryWrite(v)) break;
+                        Thread.Yield();
+                    }
+                }
             },
             () =>
             {
@@ -288,7 +301,8 @@ public sealed class LiveExportTests : IDisposable
                 return true;
             });
         Assert.Equal(ring.Published, read);
-        Assert.Equal(Offered, read + ring.Lost);
+        Assert.Equal(attempts, read + ring.Lost);
+        Assert.True(read > Values / 2, $"only {read} of {Values} values went through");
         Assert.Equal(0, ring.Count);
     }
 
