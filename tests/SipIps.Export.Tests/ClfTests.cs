@@ -137,6 +137,35 @@ public class ClfTests
     }
 
     [Fact]
+    public void A_buffer_of_exactly_the_records_size_gives_the_same_bytes()
+    {
+        // A roomy buffer takes the unchecked path; one of exactly the record's size takes the checked one, which must
+        // write the same bytes, and one byte less must fail.
+        var values = new[] { "", "-", "?", "ab", "a\tb", "x\r\ny", "sip:alice@example.com", "z9hG4bK\n" + new string('k', 40) };
+        foreach (var v in values)
+        {
+            var record = new ClfRecord
+            {
+                CSeq = B("7 INVITE"), Status = B(v), RequestUri = B(v), Destination = B("192.0.2.20:5060"), Source = B(v),
+                ToUri = B(v), ToTag = B(v), FromUri = B(v), FromTag = B(v), CallId = B(v), ClientTransaction = B(v),
+            };
+            var roomy = new byte[4096];
+            var w = new ClfRecordWriter(roomy);
+            w.WriteMandatory(record);
+            int n = w.Finish();
+            Assert.True(n > 0);
+            var exact = new byte[n];
+            w = new ClfRecordWriter(exact);
+            w.WriteMandatory(record);
+            Assert.Equal(n, w.Finish());
+            Assert.Equal(roomy.AsSpan(0, n).ToArray(), exact);
+            w = new ClfRecordWriter(new byte[n - 1]);
+            w.WriteMandatory(record);
+            Assert.Equal(-1, w.Finish());
+        }
+    }
+
+    [Fact]
     public void Too_small_a_buffer_fails_cleanly()
     {
         var record = new ClfRecord { CSeq = B("1 INVITE"), CallId = new byte[500] };

@@ -14,7 +14,8 @@
 # row, and the ratio of each pair. Rows measured minutes apart differ by up to 40% on this VM; a pair's two figures
 # are a minute apart. After each pair, a 10 s run at the exporters' rate counts the CLF records written and dropped.
 # paired-split is the same with the exporters-split layout for both figures of each pair.
-# cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts.
+# cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts
+# (COST_LAYOUTS=one-core: only with every thread on the worker's core).
 # headroom checks the target itself: the exporters-on bridge at 90% of the exporters-off loss-free rate (see below).
 # MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired paired-split cost headroom
 # behaviour forward v3 sendto kernel.
@@ -353,7 +354,7 @@ for size in $SIZES; do
   if want headroom; then headroom "$size"; fi
   if want cost; then
     cost "$size" "exporters' CPU per frame, one core" "" 1
-    cost "$size" "exporters' CPU per frame, management core" "  cpus: [1]
+    [ "${COST_LAYOUTS:-both}" = one-core ] || cost "$size" "exporters' CPU per frame, management core" "  cpus: [1]
   management_cpus: [0]" 0,1
   fi
   if want paired-split; then

@@ -47,6 +47,31 @@ public ref struct ClfRecordWriter
         _dest[81] = (byte)'\t';
         _pos = ClfFormat.FieldsOffset;
 
+        // The usual case: the buffer has room for every value even if each byte had to be escaped, and every pointer
+        // fits in four hex digits. The fields are then written without a check per byte.
+        long bound = ClfFormat.FieldsOffset + ClfFormat.PointerCount
+                     + Bound(r.CSeq) + Bound(r.Status) + Bound(r.RequestUri) + Bound(r.Destination) + Bound(r.Source)
+                     + Bound(r.ToUri) + Bound(r.ToTag) + Bound(r.FromUri) + Bound(r.FromTag) + Bound(r.CallId)
+                     + Bound(r.ServerTransaction) + Bound(r.ClientTransaction);
+        if (bound <= _dest.Length && bound <= ClfFormat.MaxPointer)
+        {
+            ref byte d = ref MemoryMarshal.GetReference(_dest);
+            int pos = ClfFormat.FieldsOffset;
+            pos = RoomyField(ref d, pos, 0, r.CSeq);
+            pos = RoomyField(ref d, pos, 1, r.Status);
+            pos = RoomyField(ref d, pos, 2, r.RequestUri);
+            pos = RoomyField(ref d, pos, 3, r.Destination);
+            pos = RoomyField(ref d, pos, 4, r.Source);
+            pos = RoomyField(ref d, pos, 5, r.ToUri);
+            pos = RoomyField(ref d, pos, 6, r.ToTag);
+            pos = RoomyField(ref d, pos, 7, r.FromUri);
+            pos = RoomyField(ref d, pos, 8, r.FromTag);
+            pos = RoomyField(ref d, pos, 9, r.CallId);
+            pos = RoomyField(ref d, pos, 10, r.ServerTransaction);
+            _pos = RoomyField(ref d, pos, 11, r.ClientTransaction);
+            return;
+        }
+
         Field(0, r.CSeq);
         Field(1, r.Status);
         Field(2, r.RequestUri);
@@ -111,6 +136,64 @@ public ref struct ClfRecordWriter
         WriteHex(_pos, _dest.Slice(1, 6));
         return _pos;
     }
+
+    /// <summary>The most bytes a value can take once escaped (each byte at most three), and its separator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Bound(ReadOnlySpan<byte> value) => 3L * Math.Max(1, Math.Min(value.Length, ClfFormat.MaxFieldBytes));
+
+    /// <summary>
+    /// <see cref="Field"/> for a buffer known to have room (see <see cref="WriteMandatory"/>): the separator, the
+    /// pointer, and the value copied as it is, or escaped when it holds TAB, CR or LF. Returns the new position.
+    /// </summary>
+    private static int RoomyField(ref byte d, int pos, int index, ReadOnlySpan<byte> value)
+    {
+        if (index > 0) Unsafe.Add(ref d, pos++) = (byte)'\t';
+        WritePointer(ref Unsafe.Add(ref d, ClfFormat.PointersOffset + index * 4), pos + ClfFormat.PointerBase);
+        int n = value.Length;
+        if (n == 0)
+        {
+            Unsafe.Add(ref d, pos) = (byte)'-';
+            return pos + 1;
+        }
+        if (n == 1 && (value[0] == '-' || value[0] == '?'))
+        {
+            (value[0] == '-' ? "%2D"u8 : "%3F"u8).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, pos), 3));
+            return pos + 3;
+        }
+        if (n > ClfFormat.MaxFieldBytes) value = value.Slice(0, n = ClfFormat.MaxFieldBytes);
+        if (CopyPlain(value, MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, pos), n))) return pos + n;
+        foreach (byte c in value)
+        {
+            if (c == '\t')
+            {
+                Unsafe.Add(ref d, pos++) = (byte)' ';
+            }
+            else if (c == '\r' || c == '\n')
+            {
+                Unsafe.Add(ref d, pos++) = (byte)'%';
+                Unsafe.Add(ref d, pos++) = (byte)'0';
+                Unsafe.Add(ref d, pos++) = c == '\r' ? (byte)'D' : (byte)'A';
+            }
+            else
+            {
+                Unsafe.Add(ref d, pos++) = c;
+            }
+        }
+        return pos;
+    }
+
+    /// <summary>Four hex digits of <paramref name="value"/> (below 0x10000), two table lookups.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WritePointer(ref byte dest, int value)
+    {
+        ref byte pairs = ref MemoryMarshal.GetReference(HexPairs);
+        Unsafe.WriteUnaligned(ref dest, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref pairs, ((value >> 8) & 0xFF) * 2)));
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dest, 2), Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref pairs, (value & 0xFF) * 2)));
+    }
+
+    /// <summary>"00" to "FF", two bytes per value.</summary>
+    private static ReadOnlySpan<byte> HexPairs =>
+        "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9FA0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDFE0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF"u8;
 
     private void Field(int index, scoped ReadOnlySpan<byte> value)
     {
@@ -211,6 +294,23 @@ public ref struct ClfRecordWriter
             }
             return special == Vector128<byte>.Zero;
         }
+        if (n >= sizeof(ulong))
+        {
+            // Two overlapping words.
+            ulong head = Unsafe.ReadUnaligned<ulong>(ref s);
+            ulong tail = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref s, n - sizeof(ulong)));
+            Unsafe.WriteUnaligned(ref d, head);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, n - sizeof(ulong)), tail);
+            return (Special(head) | Special(tail)) == 0;
+        }
+        if (n >= sizeof(uint))
+        {
+            uint head = Unsafe.ReadUnaligned<uint>(ref s);
+            uint tail = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref s, n - sizeof(uint)));
+            Unsafe.WriteUnaligned(ref d, head);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, n - sizeof(uint)), tail);
+            return (Special(head | ((ulong)tail << 32))) == 0;
+        }
         for (int i = 0; i < n; i++)
         {
             byte c = Unsafe.Add(ref s, i);
@@ -224,6 +324,13 @@ public ref struct ClfRecordWriter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<byte> Special(Vector128<byte> v) =>
         Vector128.Equals(v, Vector128.Create((byte)'\t')) | Vector128.Equals(v, Vector128.Create((byte)'\n')) | Vector128.Equals(v, Vector128.Create((byte)'\r'));
+
+    /// <summary>Nonzero when a byte of <paramref name="w"/> is TAB, LF or CR (exact: no false positives).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Special(ulong w) => HasZeroByte(w ^ 0x0909090909090909UL) | HasZeroByte(w ^ 0x0A0A0A0A0A0A0A0AUL) | HasZeroByte(w ^ 0x0D0D0D0D0D0D0D0DUL);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong HasZeroByte(ulong v) => (v - 0x0101010101010101UL) & ~v & 0x8080808080808080UL;
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789ABCDEF"u8;
 
