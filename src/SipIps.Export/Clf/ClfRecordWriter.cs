@@ -24,7 +24,7 @@ public ref struct ClfRecordWriter
         _optionalStart = -1;
     }
 
-    public void WriteMandatory(scoped ClfRecord r)
+    public void WriteMandatory(scoped in ClfRecord r)
     {
         if (_dest.Length < ClfFormat.FieldsOffset)
         {
@@ -145,6 +145,7 @@ public ref struct ClfRecordWriter
     /// <see cref="Field"/> for a buffer known to have room (see <see cref="WriteMandatory"/>): the separator, the
     /// pointer, and the value copied as it is, or escaped when it holds TAB, CR or LF. Returns the new position.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RoomyField(ref byte d, int pos, int index, ReadOnlySpan<byte> value)
     {
         if (index > 0) Unsafe.Add(ref d, pos++) = (byte)'\t';

@@ -102,7 +102,7 @@ public sealed class SipClfFormatter
             ServerTransaction = default,
             ClientTransaction = e.Branch,
         };
-        var writer = new ClfRecordWriter(destination);
+        scoped var writer = new ClfRecordWriter(destination);
         writer.WriteMandatory(record);
         return writer.Finish();
     }
