@@ -157,7 +157,7 @@ public struct SessionEvent
     private static byte Copy(ReadOnlySpan<byte> value, Span<byte> destination)
     {
         int n = Math.Min(value.Length, destination.Length);
-        value.Slice(0, n).CopyTo(destination);
+        SmallCopy.To(value.Slice(0, n), destination);
         return (byte)n;
     }
 }

@@ -137,7 +137,7 @@ public ref struct ClfEvent
     {
         if (value.Length > ClfFormat.MaxFieldBytes) value = value.Slice(0, ClfFormat.MaxFieldBytes);
         if (destination.Length - at < value.Length) return false;
-        value.CopyTo(destination.Slice(at));
+        SmallCopy.To(value, destination.Slice(at));
         at += value.Length;
         length = (ushort)value.Length;
         return true;
