@@ -15,7 +15,7 @@ public static class SmallCopy
     public static void To(ReadOnlySpan<byte> source, Span<byte> destination)
     {
         int n = source.Length;
-        if ((uint)n > (uint)destination.Length) throw new ArgumentException("destination too short", nameof(destination));
+        if ((uint)n > (uint)destination.Length) TooShort();
         ref byte s = ref MemoryMarshal.GetReference(source);
         ref byte d = ref MemoryMarshal.GetReference(destination);
         if (n >= 16)
@@ -49,4 +49,8 @@ public static class SmallCopy
             for (int i = 0; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref s, i);
         }
     }
+
+    // Kept out of line, so that the inlined copies stay small.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TooShort() => throw new ArgumentException("destination too short", "destination");
 }
