@@ -40,7 +40,6 @@ public class ConfigTests
     [InlineData("bridge:\n  pairs: [[a, b]]\nmetrics:\n  listen: 127.0.0.1\n", "test.yaml:4:11: metrics.listen: '127.0.0.1' is not an address and port")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  max_file_mb: 10\n", "test.yaml:4:3: clf.path is missing")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  path: /tmp/x\n  rotate_interval: soon\n", "test.yaml:5:20: clf.rotate_interval")]
-    [InlineData("bridge:\n  pairs: [[a, b]]\nclf:\n  path: /tmp/x\n  direct_io: sometimes\n", "test.yaml:5:14: clf.direct_io must be true or false")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nsessions:\n  capacity: 10\n", "test.yaml:4:13: sessions.capacity must be between 1024")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nbaseline:\n  timezone: Mars/Olympus\n", "test.yaml:4:13: baseline.timezone: unknown time zone 'Mars/Olympus'")]
     [InlineData("bridge:\n  pairs: [[a, b]]\nbaseline:\n  slot: 11m\n", "test.yaml:4:9: baseline.slot must be whole minutes that divide a week")]
@@ -96,8 +95,6 @@ public class ConfigTests
         Assert.Equal(9u, c.Export.NetFlow.SourceId);
         Assert.Equal(300_000_000_000, c.Export.NetFlow.TemplateRefreshNs);
         Assert.Equal(("/var/log/x.clf", 5L << 20, 86_400_000_000_000, 3), (c.Export.Clf!.Path, c.Export.Clf.MaxFileBytes, c.Export.Clf.RotateIntervalNs, c.Export.Clf.Files));
-        Assert.True(c.Export.Clf.DirectIo);
-        Assert.False(SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\nclf:\n  path: /tmp/x\n  direct_io: false\n", "t.yaml").Export.Clf!.DirectIo);
         Assert.Equal((4096, 1_000_000_000L), (c.Export.Sessions.Capacity, c.Export.Sessions.LingerNs));
         Assert.Null(SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\nmetrics: off\n", "t.yaml").Export.Metrics);
     }

@@ -14,17 +14,13 @@ public sealed record ClfLogOptions
     public int Files { get; init; } = 10;
     /// <summary>Bytes of the ring between each worker and this writer.</summary>
     public int QueueBytes { get; init; } = 4 << 20;
-    /// <summary>Write whole blocks with O_DIRECT where the file system allows it (see <see cref="AppendFile"/>).</summary>
-    public bool DirectIo { get; init; } = true;
 }
 
 /// <summary>
 /// The CLF thread: drains the workers' rings of <see cref="ClfEvent"/>s, formats each as an RFC 6873 record into a
 /// batch buffer, and writes the batches to the log file, rotating it by size and by age, and reopening it on request
 /// (SIGUSR1, after logrotate moved it). A slow or full disk never reaches the workers: their rings fill and they count
-/// the records they could not queue; a failed write is counted here. Records are formatted straight into the file's
-/// buffer (<see cref="AppendFile"/>); the file holds every record at most <see cref="PartialFlushMs"/> after the pass
-/// that took it, and at once when the rings run dry.
+/// the records they could not queue; a failed write is counted here.
 /// </summary>
 public sealed class ClfLogWriter : IDisposable
 {
@@ -33,18 +29,18 @@ public sealed class ClfLogWriter : IDisposable
     private readonly object _ringsLock = new();
     private SpscByteRing[] _rings = [];
     private readonly Thread _thread;
-    private AppendFile? _file;
+    private FileStream? _file;
     private readonly SipClfFormatter _formatter = new();
-    // Records formatted into the file's buffer since its last flush.
-    private int _pending;
-    // A record formatted for the current file but due in the next one.
-    private readonly byte[] _carry = new byte[MaxRecordBytes];
+    // Formatted records not yet written, and how many records they hold.
+    private readonly byte[] _batch = new byte[BatchBytes];
+    private int _batchLength;
+    private int _batchRecords;
+    // The file's size, kept here: FileStream.Length asks the kernel on every call.
+    private long _fileBytes;
     private long _openedNs;
-    private long _partialFlushNs;
     private volatile bool _stop;
     private volatile bool _reopen;
     private bool _reported;
-    private bool _directReported;
 
     public ClfLogWriter(ClfLogOptions options, Action<string> log)
     {
@@ -82,15 +78,8 @@ public sealed class ClfLogWriter : IDisposable
     /// <summary>Close and reopen the file at its path (after an external rotation).</summary>
     public void Reopen() => _reopen = true;
 
-    /// <summary>
-    /// Bytes of formatted records written to the file at once, at most: a pass at a saturated worker's rate fits, so
-    /// that each pass costs one write (with direct writes, one I/O and one completion; fewer and larger I/Os cost
-    /// less CPU per record).
-    /// </summary>
-    private const int BatchBytes = 4 << 20;
-
-    /// <summary>How long the file may lack the last partial block's records while records keep coming.</summary>
-    public const int PartialFlushMs = 200;
+    /// <summary>Bytes of formatted records written to the file at once.</summary>
+    private const int BatchBytes = 256 << 10;
 
     /// <summary>
     /// Room kept free in the batch for the next record: an event holds at most <see cref="LiveObserver.MaxClfEvent"/>
@@ -107,8 +96,7 @@ public sealed class ClfLogWriter : IDisposable
     {
         while (!_stop)
         {
-            // Each pass ends with its records' whole blocks in the file, and the rest too when the rings ran dry or the
-            // rest has waited long enough.
+            // Each pass ends with its records written to the file.
             Drain(out bool full);
             if (_reopen)
             {
@@ -137,17 +125,11 @@ public sealed class ClfLogWriter : IDisposable
             }
             if (i == 16384) full = true;
         }
-        bool partial = n == 0 || now - _partialFlushNs >= PartialFlushMs * 1_000_000L;
-        if (partial) _partialFlushNs = now;
-        Flush(partial);
+        WriteBatch();
         return n;
     }
 
-    private void Drain()
-    {
-        Drain(out _);
-        Flush(partial: true);
-    }
+    private int Drain() => Drain(out _);
 
     /// <summary>Formats one event into the batch, rotating the file first when the record would pass a limit.</summary>
     private void Add(ReadOnlySpan<byte> data, long now)
@@ -157,64 +139,70 @@ public sealed class ClfLogWriter : IDisposable
             WriteErrors++;
             return;
         }
-        if (_file is null)
-        {
-            WriteErrors++;
-            return;
-        }
-        if (_file.Free.Length < MaxRecordBytes) Flush(partial: false);
-        var room = _file.Free;
-        int length = _formatter.Format(e, room);
+        if (BatchBytes - _batchLength < MaxRecordBytes) WriteBatch();
+        int length = _formatter.Format(e, _batch.AsSpan(_batchLength));
         if (length < 0)
         {
             WriteErrors++;
             return;
         }
-        if (_file.Length + length > _options.MaxFileBytes
-            || (_options.RotateIntervalNs > 0 && now - _openedNs >= _options.RotateIntervalNs))
+        if (_file is not null && (_fileBytes + _batchLength + length > _options.MaxFileBytes
+                                  || (_options.RotateIntervalNs > 0 && now - _openedNs >= _options.RotateIntervalNs)))
         {
             // The records before this one end the current file; this one starts the next.
-            room.Slice(0, length).CopyTo(_carry);
+            WriteBatch(keepFrom: _batchLength, keepLength: length);
             Close();
             FileRotation.Shift(_options.Path, _options.Files);
             Rotations++;
             Open();
-            if (_file is null)
-            {
-                WriteErrors++;
-                return;
-            }
-            room = _file.Free;
-            _carry.AsSpan(0, length).CopyTo(room);
         }
-        _file.Commit(length);
-        _pending++;
+        _batchLength += length;
+        _batchRecords++;
     }
 
-    /// <summary>Writes the file's buffer: whole blocks, and with <paramref name="partial"/> the rest too.</summary>
-    private void Flush(bool partial)
+    /// <summary>
+    /// Writes the batch to the file. With <paramref name="keepLength"/> &gt; 0 the bytes at <paramref name="keepFrom"/>
+    /// (a record formatted but not yet counted) are kept and moved to the start of the emptied batch.
+    /// </summary>
+    private void WriteBatch(int keepFrom = 0, int keepLength = 0)
     {
-        if (_file is null) return;
-        try
+        int length = keepLength > 0 ? keepFrom : _batchLength;
+        if (length > 0)
         {
-            _file.Flush(partial);
-            Written += _pending;
-            if (_file.DirectRefused is not null) ReportDirect();
+            if (_file is null)
+            {
+                WriteErrors += _batchRecords;
+            }
+            else
+            {
+                try
+                {
+                    _file.Write(_batch, 0, length);
+                    _fileBytes += length;
+                    Written += _batchRecords;
+                }
+                catch (IOException e)
+                {
+                    WriteErrors += _batchRecords;
+                    Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
+                }
+            }
         }
-        catch (IOException e)
+        _batchRecords = 0;
+        _batchLength = 0;
+        if (keepLength > 0)
         {
-            WriteErrors += _pending;
-            Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
+            Buffer.BlockCopy(_batch, keepFrom, _batch, 0, keepLength);
         }
-        _pending = 0;
     }
 
     private void Open()
     {
         try
         {
-            _file = new AppendFile(_options.Path, BatchBytes + AppendFile.Block, _options.DirectIo);
-            if (_file.DirectRefused is not null) ReportDirect();
+            // Unbuffered: the batch is the buffer.
+            _file = new FileStream(_options.Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+            _fileBytes = _file.Length;
             _openedNs = SessionExporter.NowNs();
             _reported = false;
         }
@@ -225,18 +213,15 @@ public sealed class ClfLogWriter : IDisposable
         }
     }
 
-    /// <summary>Says once why the log goes through the page cache although direct writes were asked for.</summary>
-    private void ReportDirect()
-    {
-        if (_directReported) return;
-        _directReported = true;
-        _log($"clf: {_options.Path}: writing through the page cache: {_file?.DirectRefused}");
-    }
-
     private void Close()
     {
-        Flush(partial: true);
-        _file?.Dispose();
+        try
+        {
+            _file?.Dispose();
+        }
+        catch (IOException)
+        {
+        }
         _file = null;
     }
 
@@ -257,7 +242,4 @@ public sealed class ClfLogWriter : IDisposable
         Drain();
         Close();
     }
-
-    /// <summary>Whether the open file takes whole blocks with O_DIRECT.</summary>
-    public bool DirectIo => _file?.IsDirect ?? false;
 }

@@ -81,7 +81,6 @@ public sealed record ExportConfig
         string? path = null;
         long maxBytes = 100L << 20, interval = 0;
         int files = 10, queueKb = 4096;
-        bool direct = true;
         YamlTree.Each(map, "clf", new Dictionary<string, Action<YNode>>
         {
             ["path"] = n => path = YamlTree.String(n, "clf.path"),
@@ -89,10 +88,9 @@ public sealed record ExportConfig
             ["rotate_interval"] = n => interval = YamlTree.Duration(n, "clf.rotate_interval", 0, 366L * 86_400_000_000_000),
             ["files"] = n => files = YamlTree.Int(n, "clf.files", 1, 1000),
             ["queue_kb"] = n => queueKb = YamlTree.Int(n, "clf.queue_kb", 64, 1 << 20),
-            ["direct_io"] = n => direct = YamlTree.Bool(n, "clf.direct_io"),
         });
         if (path is null) throw map.Error("clf.path is missing: the log file, like /var/log/sipips/sip.clf");
-        return new ClfLogOptions { Path = path, MaxFileBytes = maxBytes, RotateIntervalNs = interval, Files = files, QueueBytes = queueKb << 10, DirectIo = direct };
+        return new ClfLogOptions { Path = path, MaxFileBytes = maxBytes, RotateIntervalNs = interval, Files = files, QueueBytes = queueKb << 10 };
     }
 
     public static BaselineConfig ParseBaseline(YNode node)
