@@ -146,8 +146,10 @@ public class ClfTests
         {
             var record = new ClfRecord
             {
-                CSeq = B("7 INVITE"), Status = B(v), RequestUri = B(v), Destination = B("192.0.2.20:5060"), Source = B(v),
-                ToUri = B(v), ToTag = B(v), FromUri = B(v), FromTag = B(v), CallId = B(v), ClientTransaction = B(v),
+                // The value as it is in two fields (empty, "-", "?"), and told apart by a mark in the others, so that a
+                // field written in the wrong place shows.
+                CSeq = B("7 INVITE"), Status = B(v), RequestUri = B("r" + v), Destination = B("192.0.2.20:5060"), Source = B(v + "s"),
+                ToUri = B("t" + v), ToTag = B(v), FromUri = B("f" + v), FromTag = B(v + "g"), CallId = B("c" + v), ClientTransaction = B(v + "b"),
             };
             var roomy = new byte[4096];
             var w = new ClfRecordWriter(roomy);
