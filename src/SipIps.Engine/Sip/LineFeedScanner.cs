@@ -18,12 +18,23 @@ internal ref struct LineFeedScanner
     private int _base;
     private ulong _mask;
     private ulong _controls;
+    private readonly int _end;
 
-    public LineFeedScanner(ReadOnlySpan<byte> data, int start)
+    public LineFeedScanner(ReadOnlySpan<byte> data, int start) : this(data, start, data.Length)
+    {
+    }
+
+    /// <summary>
+    /// Scans <paramref name="data"/> from <paramref name="start"/> up to <paramref name="end"/>. Bytes of
+    /// <paramref name="data"/> past <paramref name="end"/> (padding, stale bytes of an earlier message) may be loaded
+    /// with a block but are never reported, so a block near the end needs no byte-at-a-time tail.
+    /// </summary>
+    public LineFeedScanner(ReadOnlySpan<byte> data, int start, int end)
     {
         _data = data;
+        _end = end;
         _base = start;
-        (_mask, _controls) = start < data.Length ? LoadMask(data, start) : (0, 0);
+        (_mask, _controls) = start < end ? LoadMask(data, start, end) : (0, 0);
     }
 
     /// <summary>
@@ -40,8 +51,8 @@ internal ref struct LineFeedScanner
         while (_mask == 0)
         {
             _base += Width;
-            if (_base >= _data.Length) return -1;
-            (_mask, ulong controls) = LoadMask(_data, _base);
+            if (_base >= _end) return -1;
+            (_mask, ulong controls) = LoadMask(_data, _base, _end);
             _controls |= controls;
         }
         int bit = BitOperations.TrailingZeroCount(_mask);
@@ -50,13 +61,26 @@ internal ref struct LineFeedScanner
     }
 
     /// <summary>
-    /// The LF bits of the block at <paramref name="at"/>, and the bits of its control bytes: whole blocks with
-    /// vectors, inline; the tail apart. (A pair returned, not a field updated by reference, keeps the scanner in registers.)
+    /// The LF bits of the block at <paramref name="at"/> below <paramref name="end"/>, and the bits of its control
+    /// bytes: whole blocks with vectors, inline; a block that would read past the span apart. (A pair returned, not a
+    /// field updated by reference, keeps the scanner in registers.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (ulong LineFeeds, ulong Controls) LoadMask(ReadOnlySpan<byte> data, int at)
+    private static (ulong LineFeeds, ulong Controls) LoadMask(ReadOnlySpan<byte> data, int at, int end)
     {
-        if (at + Width > data.Length) return LoadTail(data, at);
+        if (at + Width > data.Length) return LoadTail(data, at, end);
+        var (lineFeeds, controls) = LoadBlock(data, at);
+        if (end - at < Width)
+        {
+            ulong keep = (1UL << (end - at)) - 1;
+            return (lineFeeds & keep, controls & keep);
+        }
+        return (lineFeeds, controls);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (ulong LineFeeds, ulong Controls) LoadBlock(ReadOnlySpan<byte> data, int at)
+    {
         ref byte start = ref MemoryMarshal.GetReference(data);
         if (Vector512.IsHardwareAccelerated)
         {
@@ -105,9 +129,9 @@ internal ref struct LineFeedScanner
         | Vector128.Equals(v, Vector128.Create((byte)0x7F));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (ulong LineFeeds, ulong Controls) LoadTail(ReadOnlySpan<byte> data, int at)
+    private static (ulong LineFeeds, ulong Controls) LoadTail(ReadOnlySpan<byte> data, int at, int end)
     {
-        var rest = data.Slice(at);
+        var rest = data.Slice(at, end - at);
         ulong mask = 0;
         for (int i = 0; i < rest.Length; i++)
             if (rest[i] == '\n') mask |= 1UL << i;

@@ -276,6 +276,12 @@ public sealed class SipMessage
     internal SipVia ScratchVia;
     internal SipNameAddr ScratchNameAddr;
 
+    /// <summary>
+    /// Bytes the buffer holds past the largest message, so that the parser can read whole 64-byte blocks up to the
+    /// message's last byte. What they hold is never reported.
+    /// </summary>
+    internal const int BufferPadding = 64;
+
     public SipMessage() : this(SipParserLimits.Default)
     {
     }
@@ -283,7 +289,7 @@ public sealed class SipMessage
     public SipMessage(SipParserLimits limits)
     {
         Limits = limits;
-        Buffer = GC.AllocateUninitializedArray<byte>(limits.MaxMessageSize);
+        Buffer = GC.AllocateUninitializedArray<byte>(limits.MaxMessageSize + BufferPadding);
         Vias = new SipVia[limits.MaxStoredVias];
         Contacts = new SipNameAddr[limits.MaxStoredContacts];
         Routes = new SipNameAddr[limits.MaxStoredRoutes];

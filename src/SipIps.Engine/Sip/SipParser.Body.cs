@@ -130,7 +130,7 @@ public static partial class SipParser
         sdp.Text = Slice(start, end);
         int current = -1;
         int p = start;
-        var lines = new LineFeedScanner(b.Slice(0, end), start);
+        var lines = new LineFeedScanner(m.Buffer, start, end);
         while (p < end)
         {
             int lf = lines.Next();

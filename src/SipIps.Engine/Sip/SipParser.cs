@@ -26,9 +26,9 @@ public static partial class SipParser
             message.Fail(SipParseStatus.Empty, 0);
             return message.Status;
         }
-        if (data.Length > message.Buffer.Length)
+        if (data.Length > message.Limits.MaxMessageSize)
         {
-            message.Fail(SipParseStatus.TooLarge, message.Buffer.Length);
+            message.Fail(SipParseStatus.TooLarge, message.Limits.MaxMessageSize);
             return message.Status;
         }
         data.CopyTo(message.Buffer);
@@ -82,7 +82,7 @@ public static partial class SipParser
     {
         int len = b.Length;
         // The scanner is this method's own local, so that its state stays in registers.
-        var lines = new LineFeedScanner(b, pos);
+        var lines = new LineFeedScanner(m.Buffer, pos, len);
         int lf = lines.Next();
         while (pos < len)
         {

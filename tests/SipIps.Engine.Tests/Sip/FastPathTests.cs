@@ -45,6 +45,62 @@ public class FastPathTests
         }
     }
 
+    [Fact]
+    public void Line_feed_scanner_reports_nothing_from_the_bytes_past_its_end()
+    {
+        // The parser hands the scanner its whole buffer (the message, then padding and stale bytes of an earlier,
+        // longer message): line feeds and control bytes there must never be reported.
+        var random = new Random(3261);
+        for (int length = 0; length <= 200; length++)
+        {
+            for (int round = 0; round < 10; round++)
+            {
+                var data = new byte[length + 64 + random.Next(3)];
+                for (int i = 0; i < data.Length; i++)
+                {
+                    int r = random.Next(100);
+                    data[i] = r < 10 ? (byte)'\n' : r < 13 ? (byte)1 : (byte)random.Next(0x20, 0x7F);
+                }
+                int start = length == 0 ? 0 : random.Next(length);
+                var scanner = new LineFeedScanner(data, start, length);
+                var found = new List<int>();
+                for (int lf = scanner.Next(); lf >= 0; lf = scanner.Next()) found.Add(lf);
+
+                var expected = new List<int>();
+                bool controls = false;
+                for (int i = start; i < length; i++)
+                {
+                    if (data[i] == '\n') expected.Add(i);
+                    controls |= IsHeaderControl(data[i]);
+                }
+                Assert.Equal(expected, found);
+                Assert.Equal(controls, scanner.SawControl);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_message_parses_the_same_after_a_longer_one_left_line_feeds_and_controls_in_the_buffer()
+    {
+        const string head = "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" +
+                            "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n";
+        var fresh = new SipMessage();
+        var reused = new SipMessage();
+        var noise = new byte[2000];
+        for (int i = 0; i < noise.Length; i++) noise[i] = (i % 7) switch { 0 => (byte)'\n', 1 => (byte)1, _ => (byte)'x' };
+        for (int pad = 0; pad < 70; pad++)
+        {
+            // Without a terminating empty line, the last header runs to the end of the data: the first bytes past
+            // the end are where a stale line feed would cut it short.
+            var text = Encoding.ASCII.GetBytes(head + "X-Pad: " + new string('p', pad));
+            SipParser.Parse(noise, reused);
+            Assert.Equal(SipParser.Parse(text, fresh), SipParser.Parse(text, reused));
+            Assert.Equal(fresh.HeaderCount, reused.HeaderCount);
+            Assert.Equal(fresh.Headers[fresh.HeaderCount - 1].Value, reused.Headers[reused.HeaderCount - 1].Value);
+            Assert.Equal(fresh.Anomalies, reused.Anomalies);
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
