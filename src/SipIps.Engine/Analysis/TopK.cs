@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace SipIps.Engine.Analysis;
@@ -5,9 +7,15 @@ namespace SipIps.Engine.Analysis;
 /// <summary>
 /// Space-Saving heavy hitters (Metwally, Agrawal, El Abbadi 2005) over k counters. Every key whose true count is
 /// above N/k is kept; a kept key's count overestimates its true count by at most its recorded error, itself at most
-/// N/k. Memory is fixed: k counters and k keys of up to <see cref="MaxKeyBytes"/> bytes. The counters form an
-/// indexed min-heap, so replacing the smallest one costs O(log k) instead of a scan, and an increment usually
-/// costs one comparison.
+/// N/k. Memory is fixed: k counters and k keys of up to <see cref="MaxKeyBytes"/> bytes.
+/// <para>
+/// The counters are kept in the paper's Stream-Summary form: an array ordered by count, largest first, cut into runs
+/// of equal counts. An increment swaps the key to the front of its run and moves the run boundary, so it costs a few
+/// array writes and no search, whether the key was held or replaces the smallest counter. (A heap made a
+/// replacement sift through every level, because most counters hold the minimum once distinct keys outnumber them.)
+/// Keys are found by their 64-bit hash in an open-addressing index of twice the capacity (linear probing, deletion
+/// by backward shift).
+/// </para>
 /// </summary>
 public sealed class TopK
 {
@@ -16,13 +24,21 @@ public sealed class TopK
     private readonly long[] _error;
     private readonly byte[] _keys;
     private readonly int[] _keyLength;
-    private readonly int[] _heap;     // heap position -> slot
-    private readonly int[] _position; // slot -> heap position
-    private readonly Dictionary<ulong, int> _index;
+    private readonly int[] _order;    // position -> slot, counts non-increasing
+    private readonly int[] _position; // slot -> position
+    private readonly int[] _run;      // slot -> run holding it
+    private readonly int[] _runFirst; // run -> first position
+    private readonly int[] _runLast;  // run -> last position
+    private readonly int[] _freeRuns;
+    private int _freeRunCount;
+    private readonly ulong[] _indexHash;
+    private readonly int[] _indexSlot; // slot + 1; 0 marks a free index entry
+    private readonly int _indexMask;
     private int _used;
 
     public TopK(int capacity, int maxKeyBytes = 128)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
         MaxKeyBytes = maxKeyBytes;
         _hash = new ulong[capacity];
@@ -30,59 +46,78 @@ public sealed class TopK
         _error = new long[capacity];
         _keys = new byte[capacity * maxKeyBytes];
         _keyLength = new int[capacity];
-        _heap = new int[capacity];
+        _order = new int[capacity];
         _position = new int[capacity];
-        _index = new Dictionary<ulong, int>(capacity);
+        _run = new int[capacity];
+        _runFirst = new int[capacity];
+        _runLast = new int[capacity];
+        _freeRuns = new int[capacity];
+        for (int i = 0; i < capacity; i++) _freeRuns[i] = capacity - 1 - i;
+        _freeRunCount = capacity;
+        int indexSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, capacity * 2));
+        _indexHash = new ulong[indexSize];
+        _indexSlot = new int[indexSize];
+        _indexMask = indexSize - 1;
     }
 
     public int Capacity { get; }
     public int MaxKeyBytes { get; }
-    /// <summary>Total weight offered (N).</summary>
+    /// <summary>Total count offered (N).</summary>
     public long Total { get; private set; }
 
-    /// <summary>Adds weight to a key already held; false when the key is not held (then call <see cref="Insert"/>).</summary>
-    public bool TryIncrement(ulong hash, long weight = 1)
+    /// <summary>Counts one more for a key already held; false when the key is not held (then call <see cref="Insert"/>).</summary>
+    public bool TryIncrement(ulong hash)
     {
-        if (!_index.TryGetValue(hash, out int slot)) return false;
-        _count[slot] += weight;
-        Total += weight;
-        SiftDown(_position[slot]);
+        int slot = Find(hash);
+        if (slot < 0) return false;
+        Total++;
+        Increment(slot);
         return true;
     }
 
-    /// <summary>Inserts a key not yet held, replacing the smallest counter when all are in use.</summary>
-    public void Insert(ulong hash, ReadOnlySpan<byte> key, long weight = 1)
+    /// <summary>Inserts a key not yet held, with a count of one, replacing the smallest counter when all are in use.</summary>
+    public void Insert(ulong hash, ReadOnlySpan<byte> key)
     {
-        Total += weight;
+        Total++;
         int slot;
-        long baseCount = 0;
         if (_used < Capacity)
         {
             slot = _used;
-            _heap[_used] = slot;
-            _position[slot] = _used;
-            _used++;
+            int p = _used++;
+            _order[p] = slot;
+            _position[slot] = p;
+            _count[slot] = 1;
+            _error[slot] = 0;
+            // Every count is at least one, so the new key belongs at the end: in the last run if that holds ones.
+            if (p > 0 && _count[_order[p - 1]] == 1)
+            {
+                int run = _run[_order[p - 1]];
+                _runLast[run] = p;
+                _run[slot] = run;
+            }
+            else
+            {
+                _run[slot] = NewRun(p);
+            }
         }
         else
         {
-            slot = _heap[0];
-            _index.Remove(_hash[slot]);
-            baseCount = _count[slot];
+            // The last position holds a smallest counter: the newcomer takes it over, and its count, as its error.
+            slot = _order[_used - 1];
+            RemoveIndex(_hash[slot]);
+            _error[slot] = _count[slot];
+            Increment(slot);
         }
         _hash[slot] = hash;
-        _count[slot] = baseCount + weight;
-        _error[slot] = baseCount;
         int n = Math.Min(key.Length, MaxKeyBytes);
         key.Slice(0, n).CopyTo(_keys.AsSpan(slot * MaxKeyBytes, n));
         _keyLength[slot] = n;
-        _index[hash] = slot;
-        if (baseCount == 0) SiftUp(_position[slot]);
-        else SiftDown(_position[slot]);
+        AddIndex(hash, slot);
     }
 
-    public void Offer(ulong hash, ReadOnlySpan<byte> key, long weight = 1)
+    public void Offer(ulong hash, ReadOnlySpan<byte> key)
     {
-        if (!TryIncrement(hash, weight)) Insert(hash, key, weight);
+        if (!TryIncrement(hash)) Insert(hash, key);
     }
 
     public readonly record struct Item(string Key, long Count, long Error);
@@ -95,40 +130,104 @@ public sealed class TopK
     }
 
     /// <summary>The largest possible overestimate of any reported count: the smallest counter when all are in use.</summary>
-    public long ErrorBound => _used < Capacity ? 0 : _count[_heap[0]];
+    public long ErrorBound => _used < Capacity ? 0 : _count[_order[_used - 1]];
 
-    private void SiftDown(int i)
+    /// <summary>Adds one to a held slot: it moves to the front of its run, leaves it, and joins or opens the run before.</summary>
+    private void Increment(int slot)
     {
-        int slot = _heap[i];
-        long c = _count[slot];
-        while (true)
+        int run = _run[slot];
+        int first = _runFirst[run];
+        int p = _position[slot];
+        if (p != first)
         {
-            int l = 2 * i + 1;
-            if (l >= _used) break;
-            int r = l + 1;
-            int child = r < _used && _count[_heap[r]] < _count[_heap[l]] ? r : l;
-            if (_count[_heap[child]] >= c) break;
-            _heap[i] = _heap[child];
-            _position[_heap[i]] = i;
-            i = child;
+            int other = _order[first];
+            _order[p] = other;
+            _position[other] = p;
+            _order[first] = slot;
+            _position[slot] = first;
         }
-        _heap[i] = slot;
-        _position[slot] = i;
+        if (first == _runLast[run]) FreeRun(run);
+        else _runFirst[run] = first + 1;
+
+        long c = ++_count[slot];
+        if (first > 0)
+        {
+            int before = _run[_order[first - 1]];
+            if (_count[_order[first - 1]] == c)
+            {
+                _runLast[before] = first;
+                _run[slot] = before;
+                return;
+            }
+        }
+        _run[slot] = NewRun(first);
     }
 
-    private void SiftUp(int i)
+    private int NewRun(int position)
     {
-        int slot = _heap[i];
-        long c = _count[slot];
-        while (i > 0)
+        int run = _freeRuns[--_freeRunCount];
+        _runFirst[run] = position;
+        _runLast[run] = position;
+        return run;
+    }
+
+    private void FreeRun(int run) => _freeRuns[_freeRunCount++] = run;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Home(ulong hash) => (int)(hash ^ (hash >> 29)) & _indexMask;
+
+    /// <summary>The slot holding <paramref name="hash"/>, or -1.</summary>
+    private int Find(ulong hash)
+    {
+        int i = Home(hash);
+        while (true)
         {
-            int parent = (i - 1) / 2;
-            if (_count[_heap[parent]] <= c) break;
-            _heap[i] = _heap[parent];
-            _position[_heap[i]] = i;
-            i = parent;
+            int s = _indexSlot[i];
+            if (s == 0) return -1;
+            if (_indexHash[i] == hash) return s - 1;
+            i = (i + 1) & _indexMask;
         }
-        _heap[i] = slot;
-        _position[slot] = i;
+    }
+
+    private void AddIndex(ulong hash, int slot)
+    {
+        int i = Home(hash);
+        while (_indexSlot[i] != 0)
+        {
+            if (_indexHash[i] == hash)
+            {
+                _indexSlot[i] = slot + 1;
+                return;
+            }
+            i = (i + 1) & _indexMask;
+        }
+        _indexHash[i] = hash;
+        _indexSlot[i] = slot + 1;
+    }
+
+    private void RemoveIndex(ulong hash)
+    {
+        int i = Home(hash);
+        while (true)
+        {
+            if (_indexSlot[i] == 0) return;
+            if (_indexHash[i] == hash) break;
+            i = (i + 1) & _indexMask;
+        }
+        // Backward shift: pull later entries of the run into the hole unless that would put one before its home.
+        int j = i;
+        while (true)
+        {
+            j = (j + 1) & _indexMask;
+            if (_indexSlot[j] == 0) break;
+            int home = Home(_indexHash[j]);
+            if (((j - home) & _indexMask) >= ((j - i) & _indexMask))
+            {
+                _indexHash[i] = _indexHash[j];
+                _indexSlot[i] = _indexSlot[j];
+                i = j;
+            }
+        }
+        _indexSlot[i] = 0;
     }
 }

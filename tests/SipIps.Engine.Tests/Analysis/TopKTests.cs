@@ -39,4 +39,59 @@ public class TopKTests
         var counts = top.Top(k).Select(x => x.Count).ToList();
         Assert.Equal(counts.OrderByDescending(x => x), counts);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    [InlineData(64)]
+    public void Keys_whose_hashes_collide_are_found_and_forgotten_exactly_under_churn(int k)
+    {
+        // Hashes that differ only in their high bits all start probing at the same index entry, so every lookup,
+        // insert and backward-shift deletion walks one long run.
+        var rnd = new Random(k);
+        var top = new TopK(k);
+        var exact = new Dictionary<int, long>();
+        const int n = 50_000;
+        for (int i = 0; i < n; i++)
+        {
+            int id = rnd.Next(3) == 0 ? rnd.Next(4) : rnd.Next(k * 3);
+            top.Offer(CollidingHash(id), Encoding.ASCII.GetBytes("key" + id));
+            exact[id] = exact.GetValueOrDefault(id) + 1;
+        }
+        var held = top.Top(k);
+        Assert.Equal(Math.Min(k, exact.Count), held.Count);
+        // Every offer adds one to exactly one counter.
+        Assert.Equal(n, held.Sum(x => x.Count));
+        Assert.Equal(n, top.Total);
+        var heldIds = held.Select(x => int.Parse(x.Key.AsSpan(3))).ToHashSet();
+        foreach (var x in held)
+            Assert.InRange(exact[int.Parse(x.Key.AsSpan(3))], x.Count - x.Error, x.Count);
+        // The index agrees with the counters: held keys are found, every other key is not.
+        foreach (int id in exact.Keys)
+            Assert.Equal(heldIds.Contains(id), top.TryIncrement(CollidingHash(id)));
+        Assert.Equal(n + heldIds.Count, top.Total);
+    }
+
+    [Fact]
+    public void Counts_stay_ordered_and_the_error_bound_is_the_smallest_counter()
+    {
+        var top = new TopK(4);
+        void Offer(string key) => top.Offer(Hash64.Compute(Encoding.ASCII.GetBytes(key)), Encoding.ASCII.GetBytes(key));
+        foreach (var key in "a a a b b c".Split(' ')) Offer(key);
+        Assert.Equal(0, top.ErrorBound); // a counter is still free: every count is exact
+        Offer("d");
+        Assert.Equal(1, top.ErrorBound);
+        Assert.Equal(["a:3:0", "b:2:0", "c:1:0", "d:1:0"], top.Top(4).Select(x => $"{x.Key}:{x.Count}:{x.Error}"));
+        // Full: "e" takes over a counter of one (c or d), and carries that one as its error.
+        Offer("e");
+        var after = top.Top(4).Select(x => $"{x.Key}:{x.Count}:{x.Error}").ToList();
+        Assert.Equal(["a:3:0", "b:2:0"], after.Take(2));
+        Assert.Contains("e:2:1", after);
+        Assert.Equal(1, top.ErrorBound);
+        Offer("e");
+        Offer("e");
+        Assert.Equal("e:4:1", $"{top.Top(1)[0].Key}:{top.Top(1)[0].Count}:{top.Top(1)[0].Error}");
+    }
+
+    private static ulong CollidingHash(int id) => (ulong)(id + 1) << 40;
 }
