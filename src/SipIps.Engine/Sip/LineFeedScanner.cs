@@ -138,3 +138,44 @@ internal ref struct LineFeedScanner
         return (mask, rest.IndexOfAny(SipChars.HeaderControls) >= 0 ? 1UL : 0);
     }
 }
+
+/// <summary>Where one byte value occurs in a short run of a padded buffer, as a bit mask from one vector compare.</summary>
+internal static class ByteMask
+{
+    /// <summary>
+    /// Bit i is set when <c>data[start + i] == value</c>, for <c>start + i &lt; end</c>. Needs
+    /// <c>end - start &lt;= 64</c>; bytes up to <c>start + 64</c> are read when the span holds them.
+    /// </summary>
+    public static ulong Of(ReadOnlySpan<byte> data, int start, int end, byte value)
+    {
+        int n = end - start;
+        if ((uint)n > 64 || (uint)start > (uint)data.Length || (uint)end > (uint)data.Length) return 0;
+        ulong bits;
+        if (start + 64 <= data.Length)
+        {
+            ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetReference(data), start);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                bits = Vector512.Equals(Vector512.LoadUnsafe(ref at), Vector512.Create(value)).ExtractMostSignificantBits();
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                bits = Vector256.Equals(Vector256.LoadUnsafe(ref at), Vector256.Create(value)).ExtractMostSignificantBits()
+                    | (ulong)Vector256.Equals(Vector256.LoadUnsafe(ref at, 32), Vector256.Create(value)).ExtractMostSignificantBits() << 32;
+            }
+            else
+            {
+                bits = 0;
+                for (int i = 0; i < 64; i += 16)
+                    bits |= (ulong)Vector128.Equals(Vector128.LoadUnsafe(ref at, (nuint)i), Vector128.Create(value)).ExtractMostSignificantBits() << i;
+            }
+        }
+        else
+        {
+            bits = 0;
+            for (int i = 0; i < n; i++)
+                if (data[start + i] == value) bits |= 1UL << i;
+        }
+        return n == 64 ? bits : bits & ((1UL << n) - 1);
+    }
+}

@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using SipIps.Engine.Common;
 
@@ -15,6 +18,14 @@ public static partial class SipParser
             return;
         }
         var ct = m[m.ContentType];
+        // What nearly every call sends, in two overlapping word compares (the letters compared as lower case).
+        if (ct.Length == 15 && (BinaryPrimitives.ReadUInt64LittleEndian(ct) | 0x2020202020202020UL) == ApplicationSlash
+            && (BinaryPrimitives.ReadUInt64LittleEndian(ct.Slice(7)) | 0x2020202020202020UL) == NSlashSdp
+            && ct[11] == '/')
+        {
+            ParseSdp(b, start, end, m);
+            return;
+        }
         int semi = ct.IndexOf((byte)';');
         var mediaType = TrimLws(semi < 0 ? ct : ct.Slice(0, semi));
         if (Ascii.EqualsIgnoreCase(mediaType, "application/sdp"u8))
@@ -29,6 +40,9 @@ public static partial class SipParser
             else ParseMultipart(b, start, end, boundary, m);
         }
     }
+
+    private static readonly ulong ApplicationSlash = BinaryPrimitives.ReadUInt64LittleEndian("applicat"u8);
+    private static readonly ulong NSlashSdp = BinaryPrimitives.ReadUInt64LittleEndian("tion/sdp"u8);
 
     private static ReadOnlySpan<byte> TrimLws(ReadOnlySpan<byte> s)
     {
@@ -197,13 +211,27 @@ public static partial class SipParser
     private static void ParseOrigin(ReadOnlySpan<byte> b, int start, int end, ref SdpSession sdp, SipMessage m)
     {
         // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
-        int p = start;
-        int e0 = NextSpace(b, p, end);
-        sdp.OriginUsername = Slice(p, e0);
-        int e1 = NextSpace(b, e0 + 1, end);
-        int e2 = NextSpace(b, e1 + 1, end);
-        int e3 = NextSpace(b, e2 + 1, end);
-        int e4 = NextSpace(b, e3 + 1, end);
+        int e0, e1, e2, e3, e4;
+        if (end - start <= 64)
+        {
+            // The spaces of a line that fits one block, from one compare over the padded buffer; a missing space
+            // reads as the end of the line, as the search below gives.
+            ulong spaces = ByteMask.Of(m.Buffer, start, end, (byte)' ');
+            e0 = NextBit(ref spaces, start, end);
+            e1 = NextBit(ref spaces, start, end);
+            e2 = NextBit(ref spaces, start, end);
+            e3 = NextBit(ref spaces, start, end);
+            e4 = NextBit(ref spaces, start, end);
+        }
+        else
+        {
+            e0 = NextSpace(b, start, end);
+            e1 = NextSpace(b, e0 + 1, end);
+            e2 = NextSpace(b, e1 + 1, end);
+            e3 = NextSpace(b, e2 + 1, end);
+            e4 = NextSpace(b, e3 + 1, end);
+        }
+        sdp.OriginUsername = Slice(start, e0);
         if (e4 >= end || e0 == start)
         {
             m.Anomalies |= SipAnomaly.SdpMalformed;
@@ -213,6 +241,16 @@ public static partial class SipParser
         sdp.OriginSessionId = Slice(e0 + 1, e1);
         sdp.OriginVersion = Slice(e1 + 1, e2);
         sdp.OriginAddress = Slice(e4 + 1, end);
+    }
+
+    /// <summary>The position of the lowest set bit (then cleared), or <paramref name="end"/> when none is left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NextBit(ref ulong bits, int start, int end)
+    {
+        if (bits == 0) return end;
+        int p = start + BitOperations.TrailingZeroCount(bits);
+        bits &= bits - 1;
+        return p;
     }
 
     /// <summary>The index of the next space at or after <paramref name="p"/>, or <paramref name="end"/>.</summary>
@@ -288,7 +326,8 @@ public static partial class SipParser
         int ps = p;
         while (p < end && b[p] != ' ') p++;
         media.Proto = Slice(ps, p);
-        bool rtp = b.Slice(ps, p - ps).IndexOf("RTP"u8) >= 0;
+        // "RTP/AVP" and its kin start with RTP; "UDP/TLS/RTP/SAVPF" and others are searched.
+        bool rtp = (p - ps >= 3 && b[ps] == 'R' && b[ps + 1] == 'T' && b[ps + 2] == 'P') || b.Slice(ps, p - ps).IndexOf("RTP"u8) >= 0;
         p = SkipSpaces(b, p, end);
         media.Formats = Slice(p, end);
         if (!rtp) return;
@@ -320,6 +359,7 @@ public static partial class SipParser
 
     private static SdpMediaKind MediaKind(ReadOnlySpan<byte> s)
     {
+        if (s.Length == 5 && s[0] == 'a') return s.SequenceEqual("audio"u8) ? SdpMediaKind.Audio : SdpMediaKind.Other;
         if (s.SequenceEqual("audio"u8)) return SdpMediaKind.Audio;
         if (s.SequenceEqual("video"u8)) return SdpMediaKind.Video;
         if (s.SequenceEqual("application"u8)) return SdpMediaKind.Application;

@@ -101,6 +101,67 @@ public class FastPathTests
         }
     }
 
+    [Fact]
+    public void Sdp_origin_fields_are_the_same_whether_the_line_fits_one_block_or_not()
+    {
+        var random = new Random(8866);
+        var m = new SipMessage();
+        for (int round = 0; round < 3000; round++)
+        {
+            // Tokens of random length joined by one to three spaces, sometimes fewer than six fields, lines from a
+            // few bytes to well past one 64-byte block.
+            int fields = random.Next(1, 8);
+            var line = new StringBuilder();
+            for (int f = 0; f < fields; f++)
+            {
+                if (f > 0) line.Append(' ', random.Next(4) == 0 ? random.Next(2, 4) : 1);
+                line.Append('x', random.Next(0, 20));
+            }
+            string o = line.ToString();
+            var text = Encoding.ASCII.GetBytes(
+                "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" +
+                "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n" +
+                "Content-Type: application/sdp\r\nContent-Length: " + (o.Length + 9) + "\r\n\r\nv=0\r\no=" + o + "\r\n");
+            SipParser.Parse(text, m);
+            Assert.True(m.Sdp.Present);
+
+            // The reference: the k-th space of the line, or its end when there are fewer.
+            var spaces = new List<int>();
+            for (int i = 0; i < o.Length; i++) if (o[i] == ' ') spaces.Add(i);
+            int E(int k) => k < spaces.Count ? spaces[k] : o.Length;
+            bool malformed = E(4) >= o.Length || E(0) == 0;
+            Assert.Equal(o.Substring(0, E(0)), m.GetString(m.Sdp.OriginUsername));
+            Assert.Equal(malformed, (m.Anomalies & SipAnomaly.SdpMalformed) != 0);
+            if (!malformed)
+            {
+                Assert.Equal(o.Substring(E(0) + 1, E(1) - E(0) - 1), m.GetString(m.Sdp.OriginSessionId));
+                Assert.Equal(o.Substring(E(1) + 1, E(2) - E(1) - 1), m.GetString(m.Sdp.OriginVersion));
+                Assert.Equal(o.Substring(E(4) + 1), m.GetString(m.Sdp.OriginAddress));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("application/sdp", true)]
+    [InlineData("Application/SDP", true)]
+    [InlineData("APPLICATION/sdp", true)]
+    [InlineData("application/sdp;charset=utf-8", true)]
+    [InlineData("application/sdq", false)]
+    [InlineData("applicationxsdp", false)]
+    [InlineData("application/sdpx", false)]
+    [InlineData("text/plain", false)]
+    public void Only_an_sdp_content_type_has_its_body_read_as_sdp(string contentType, bool sdp)
+    {
+        var text = Encoding.ASCII.GetBytes(
+            "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" +
+            "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n" +
+            "Content-Type: " + contentType + "\r\nContent-Length: 29\r\n\r\nv=0\r\nm=audio 4000 RTP/AVP 0\r\n");
+        var m = new SipMessage();
+        SipParser.Parse(text, m);
+        Assert.Equal(sdp, m.Sdp.Present);
+        Assert.Equal(sdp ? 1 : 0, m.MediaCount);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
