@@ -1,6 +1,5 @@
-using System.Numerics;
-using System.Runtime.CompilerServices;
 using System.Text;
+using SipIps.Engine.Common;
 
 namespace SipIps.Engine.Analysis;
 
@@ -13,8 +12,7 @@ namespace SipIps.Engine.Analysis;
 /// of equal counts. An increment swaps the key to the front of its run and moves the run boundary, so it costs a few
 /// array writes and no search, whether the key was held or replaces the smallest counter. (A heap made a
 /// replacement sift through every level, because most counters hold the minimum once distinct keys outnumber them.)
-/// Keys are found by their 64-bit hash in an open-addressing index of twice the capacity (linear probing, deletion
-/// by backward shift).
+/// Keys are found by their 64-bit hash in a <see cref="HashIndex"/>.
 /// </para>
 /// </summary>
 public sealed class TopK
@@ -31,9 +29,7 @@ public sealed class TopK
     private readonly int[] _runLast;  // run -> last position
     private readonly int[] _freeRuns;
     private int _freeRunCount;
-    private readonly ulong[] _indexHash;
-    private readonly int[] _indexSlot; // slot + 1; 0 marks a free index entry
-    private readonly int _indexMask;
+    private readonly HashIndex _index;
     private int _used;
 
     public TopK(int capacity, int maxKeyBytes = 128)
@@ -54,10 +50,7 @@ public sealed class TopK
         _freeRuns = new int[capacity];
         for (int i = 0; i < capacity; i++) _freeRuns[i] = capacity - 1 - i;
         _freeRunCount = capacity;
-        int indexSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, capacity * 2));
-        _indexHash = new ulong[indexSize];
-        _indexSlot = new int[indexSize];
-        _indexMask = indexSize - 1;
+        _index = new HashIndex(capacity);
     }
 
     public int Capacity { get; }
@@ -68,7 +61,7 @@ public sealed class TopK
     /// <summary>Counts one more for a key already held; false when the key is not held (then call <see cref="Insert"/>).</summary>
     public bool TryIncrement(ulong hash)
     {
-        int slot = Find(hash);
+        int slot = _index.Find(hash);
         if (slot < 0) return false;
         Total++;
         Increment(slot);
@@ -104,7 +97,7 @@ public sealed class TopK
         {
             // The last position holds a smallest counter: the newcomer takes it over, and its count, as its error.
             slot = _order[_used - 1];
-            RemoveIndex(_hash[slot]);
+            _index.Remove(_hash[slot]);
             _error[slot] = _count[slot];
             Increment(slot);
         }
@@ -112,7 +105,7 @@ public sealed class TopK
         int n = Math.Min(key.Length, MaxKeyBytes);
         key.Slice(0, n).CopyTo(_keys.AsSpan(slot * MaxKeyBytes, n));
         _keyLength[slot] = n;
-        AddIndex(hash, slot);
+        _index.Set(hash, slot);
     }
 
     public void Offer(ulong hash, ReadOnlySpan<byte> key)
@@ -172,62 +165,4 @@ public sealed class TopK
     }
 
     private void FreeRun(int run) => _freeRuns[_freeRunCount++] = run;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Home(ulong hash) => (int)(hash ^ (hash >> 29)) & _indexMask;
-
-    /// <summary>The slot holding <paramref name="hash"/>, or -1.</summary>
-    private int Find(ulong hash)
-    {
-        int i = Home(hash);
-        while (true)
-        {
-            int s = _indexSlot[i];
-            if (s == 0) return -1;
-            if (_indexHash[i] == hash) return s - 1;
-            i = (i + 1) & _indexMask;
-        }
-    }
-
-    private void AddIndex(ulong hash, int slot)
-    {
-        int i = Home(hash);
-        while (_indexSlot[i] != 0)
-        {
-            if (_indexHash[i] == hash)
-            {
-                _indexSlot[i] = slot + 1;
-                return;
-            }
-            i = (i + 1) & _indexMask;
-        }
-        _indexHash[i] = hash;
-        _indexSlot[i] = slot + 1;
-    }
-
-    private void RemoveIndex(ulong hash)
-    {
-        int i = Home(hash);
-        while (true)
-        {
-            if (_indexSlot[i] == 0) return;
-            if (_indexHash[i] == hash) break;
-            i = (i + 1) & _indexMask;
-        }
-        // Backward shift: pull later entries of the run into the hole unless that would put one before its home.
-        int j = i;
-        while (true)
-        {
-            j = (j + 1) & _indexMask;
-            if (_indexSlot[j] == 0) break;
-            int home = Home(_indexHash[j]);
-            if (((j - home) & _indexMask) >= ((j - i) & _indexMask))
-            {
-                _indexHash[i] = _indexHash[j];
-                _indexSlot[i] = _indexSlot[j];
-                i = j;
-            }
-        }
-        _indexSlot[i] = 0;
-    }
 }

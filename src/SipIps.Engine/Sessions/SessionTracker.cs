@@ -53,8 +53,8 @@ public sealed class SessionTracker : ISessionEventSink
     private readonly SessionState[] _slots;
     private readonly int[] _free;
     private int _freeCount;
-    private readonly Dictionary<ulong, int> _index;
-    private readonly Dictionary<ulong, int> _media;
+    private readonly HashIndex _index;
+    private readonly HashIndex _media;
     private readonly Dictionary<ulong, long> _registrations;
     private int _cursor;
     private int _mediaCursor;
@@ -69,8 +69,9 @@ public sealed class SessionTracker : ISessionEventSink
         _free = new int[n];
         for (int i = 0; i < n; i++) _free[i] = n - 1 - i;
         _freeCount = n;
-        _index = new Dictionary<ulong, int>(n);
-        _media = new Dictionary<ulong, int>(n * 4);
+        _index = new HashIndex(n);
+        // Each session holds at most four media addresses (audio and video, each side).
+        _media = new HashIndex(n * 4);
         _registrations = new Dictionary<ulong, long>(Math.Max(16, options.Registrations));
         Media = media ?? new MediaTable(n * 4);
         PostDialDelay = new FixedHistogram(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30);
@@ -126,7 +127,7 @@ public sealed class SessionTracker : ISessionEventSink
         }
         if (_freeCount == 0) EvictOne(e.TimestampNs);
         slot = _free[--_freeCount];
-        _index[e.CallIdHash] = slot;
+        _index.Set(e.CallIdHash, slot);
         ref var s = ref _slots[slot];
         s = default;
         s.CallIdHash = e.CallIdHash;
@@ -271,7 +272,7 @@ public sealed class SessionTracker : ISessionEventSink
         }
         if (e.MediaAddress.IsPresent && (e.AudioPort != 0 || e.VideoPort != 0) && s.Kind == SessionKind.Call)
         {
-            int slot = _index[s.CallIdHash];
+            int slot = _index.Find(s.CallIdHash);
             // A new offer or answer replaces that side's addresses: the old ones leave both tables, so that a session
             // re-announcing media (a re-INVITE loop, or an attacker changing ports) holds at most four entries.
             if (fromCaller)
@@ -306,7 +307,7 @@ public sealed class SessionTracker : ISessionEventSink
     {
         if (port == 0) return;
         ulong key = MediaTable.Key(address, port);
-        _media[key] = slot;
+        _media.Set(key, slot);
         Media.Add(key, until);
     }
 
@@ -450,7 +451,7 @@ public sealed class SessionTracker : ISessionEventSink
     {
         _sink.OnSession(s, reason);
         Exported++;
-        int slot = _index[s.CallIdHash];
+        int slot = _index.Find(s.CallIdHash);
         _index.Remove(s.CallIdHash);
         RemoveMedia(s.CallerMedia, s.CallerAudioPort, slot);
         RemoveMedia(s.CallerMedia, s.CallerVideoPort, slot);

@@ -44,10 +44,10 @@ public class TopKTests
     [InlineData(1)]
     [InlineData(16)]
     [InlineData(64)]
-    public void Keys_whose_hashes_collide_are_found_and_forgotten_exactly_under_churn(int k)
+    public void Held_keys_are_found_and_evicted_ones_forgotten_under_churn(int k)
     {
-        // Hashes that differ only in their high bits all start probing at the same index entry, so every lookup,
-        // insert and backward-shift deletion walks one long run.
+        // Three times as many keys as counters: nearly every offer of a light key evicts one, so the index sees a
+        // removal and an insert per offer.
         var rnd = new Random(k);
         var top = new TopK(k);
         var exact = new Dictionary<int, long>();
@@ -55,7 +55,7 @@ public class TopKTests
         for (int i = 0; i < n; i++)
         {
             int id = rnd.Next(3) == 0 ? rnd.Next(4) : rnd.Next(k * 3);
-            top.Offer(CollidingHash(id), Encoding.ASCII.GetBytes("key" + id));
+            top.Offer(KeyHash(id), Encoding.ASCII.GetBytes("key" + id));
             exact[id] = exact.GetValueOrDefault(id) + 1;
         }
         var held = top.Top(k);
@@ -68,7 +68,7 @@ public class TopKTests
             Assert.InRange(exact[int.Parse(x.Key.AsSpan(3))], x.Count - x.Error, x.Count);
         // The index agrees with the counters: held keys are found, every other key is not.
         foreach (int id in exact.Keys)
-            Assert.Equal(heldIds.Contains(id), top.TryIncrement(CollidingHash(id)));
+            Assert.Equal(heldIds.Contains(id), top.TryIncrement(KeyHash(id)));
         Assert.Equal(n + heldIds.Count, top.Total);
     }
 
@@ -93,5 +93,5 @@ public class TopKTests
         Assert.Equal("e:4:1", $"{top.Top(1)[0].Key}:{top.Top(1)[0].Count}:{top.Top(1)[0].Error}");
     }
 
-    private static ulong CollidingHash(int id) => (ulong)(id + 1) << 40;
+    private static ulong KeyHash(int id) => Hash64.Compute(BitConverter.GetBytes(id), 11);
 }
