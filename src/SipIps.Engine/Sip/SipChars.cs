@@ -34,11 +34,11 @@ internal static class SipChars
     ]);
 
     /// <summary>word characters plus '@' (RFC 3261 callid = word [ "@" word ]).</summary>
-    internal static readonly SearchValues<byte> CallIdChars = SearchValues.Create(
+    internal static readonly AsciiSet CallIdChars = new(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~()<>:\\\"/[]?{}@"u8);
 
     /// <summary>Characters of a hostname (alphanumerics, '-' and '.').</summary>
-    internal static readonly SearchValues<byte> HostChars = SearchValues.Create(
+    internal static readonly AsciiSet HostChars = new(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."u8);
 
     private static C[] Build()
@@ -98,35 +98,19 @@ internal static class SipChars
     }
 
     /// <summary>token characters (RFC 3261 section 25.1).</summary>
-    internal static readonly SearchValues<byte> TokenChars = SearchValues.Create(
+    internal static readonly AsciiSet TokenChars = new(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"u8);
 
     /// <summary>gen-value characters without quotes: token / host (with ':' '[' ']' for IPv6).</summary>
-    internal static readonly SearchValues<byte> HeaderParamChars = SearchValues.Create(
+    internal static readonly AsciiSet HeaderParamChars = new(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~:[]"u8);
 
-    /// <summary>Skips token characters; long runs (tags, branches) go through the vectorised search.</summary>
-    public static int SkipToken(ReadOnlySpan<byte> b, int pos, int end)
-    {
-        if (end - pos >= 16)
-        {
-            int n = b.Slice(pos, end - pos).IndexOfAnyExcept(TokenChars);
-            return n < 0 ? end : pos + n;
-        }
-        while (pos < end && IsToken(b[pos])) pos++;
-        return pos;
-    }
+    /// <summary>Skips token characters.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SkipToken(ReadOnlySpan<byte> b, int pos, int end) => TokenChars.Skip(b, pos, end);
 
-    public static int SkipHeaderParam(ReadOnlySpan<byte> b, int pos, int end)
-    {
-        if (end - pos >= 16)
-        {
-            int n = b.Slice(pos, end - pos).IndexOfAnyExcept(HeaderParamChars);
-            return n < 0 ? end : pos + n;
-        }
-        while (pos < end && IsHeaderParam(b[pos])) pos++;
-        return pos;
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SkipHeaderParam(ReadOnlySpan<byte> b, int pos, int end) => HeaderParamChars.Skip(b, pos, end);
 
     /// <summary>
     /// Given the index of an opening double quote, returns the index just past the closing quote, or -1 when the

@@ -388,7 +388,8 @@ public static partial class SipParser
         // callid = word [ "@" word ]
         m.CallId = Slice(start, end);
         var value = b.Slice(start, end - start);
-        int bad = value.IndexOfAnyExcept(SipChars.CallIdChars);
+        int bad = SipChars.CallIdChars.Skip(b, start, end) - start;
+        if (bad == value.Length) bad = -1;
         int at = value.IndexOf((byte)'@');
         if (value.IsEmpty) bad = 0;
         else if (bad < 0 && at >= 0 && (at == 0 || at == value.Length - 1 || value.Slice(at + 1).IndexOf((byte)'@') >= 0))

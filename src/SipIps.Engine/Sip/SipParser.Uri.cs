@@ -134,8 +134,7 @@ public static partial class SipParser
             kind = HostKind.IPv6;
             return close + 1;
         }
-        int n = b.Slice(p, end - p).IndexOfAnyExcept(SipChars.HostChars);
-        int he = n < 0 ? end : p + n;
+        int he = SipChars.HostChars.Skip(b, p, end);
         if (he == p) return -1;
         var name = b.Slice(p, he - p);
         if (SipChars.IsDigit(name[0]) && IpAddr.TryParseV4(name, out _))

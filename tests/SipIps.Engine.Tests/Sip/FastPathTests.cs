@@ -102,6 +102,37 @@ public class FastPathTests
     }
 
     [Fact]
+    public void Ascii_set_skips_exactly_the_members_at_every_length_and_offset()
+    {
+        // Mostly members, so that runs cross the 16-byte blocks; the odd byte is any value at all, 0x80 and up too.
+        var random = new Random(5118);
+        const string token = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~";
+        foreach (var (set, members) in new[]
+                 {
+                     (SipChars.TokenChars, token),
+                     (SipChars.HeaderParamChars, token + ":[]"),
+                     (SipChars.HostChars, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."),
+                     (SipChars.CallIdChars, token + "()<>:\\\"/[]?{}@"),
+                 })
+        {
+            var isMember = new bool[256];
+            foreach (char c in members) isMember[c] = true;
+            for (int c = 0; c < 256; c++) Assert.Equal(isMember[c], set.Contains((byte)c));
+            for (int round = 0; round < 4000; round++)
+            {
+                var data = new byte[random.Next(0, 90)];
+                for (int i = 0; i < data.Length; i++)
+                    data[i] = random.Next(12) == 0 ? (byte)random.Next(256) : (byte)members[random.Next(members.Length)];
+                int end = random.Next(data.Length + 1);
+                int pos = random.Next(end + 1);
+                int expected = pos;
+                while (expected < end && isMember[data[expected]]) expected++;
+                Assert.Equal(expected, set.Skip(data, pos, end));
+            }
+        }
+    }
+
+    [Fact]
     public void Sdp_origin_fields_are_the_same_whether_the_line_fits_one_block_or_not()
     {
         var random = new Random(8866);
