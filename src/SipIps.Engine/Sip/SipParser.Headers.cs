@@ -334,9 +334,8 @@ public static partial class SipParser
 
         if (bracketed)
         {
-            int close = b.Slice(p, end - p).IndexOf((byte)'>');
+            int close = ShortSearch.IndexOf(b, p, end, (byte)'>');
             if (close < 0) { pos = p; return bad; }
-            close += p;
             int us = p + 1;
             // RFC 4475 3.1.2.14: no whitespace inside the angle brackets.
             if (us >= close || SipChars.IsLws(b[us]) || SipChars.IsLws(b[close - 1])) { pos = p; return bad; }
@@ -390,7 +389,8 @@ public static partial class SipParser
         var value = b.Slice(start, end - start);
         int bad = SipChars.CallIdChars.Skip(b, start, end) - start;
         if (bad == value.Length) bad = -1;
-        int at = value.IndexOf((byte)'@');
+        int at = ShortSearch.IndexOf(b, start, end, (byte)'@');
+        if (at >= 0) at -= start;
         if (value.IsEmpty) bad = 0;
         else if (bad < 0 && at >= 0 && (at == 0 || at == value.Length - 1 || value.Slice(at + 1).IndexOf((byte)'@') >= 0))
             bad = at;

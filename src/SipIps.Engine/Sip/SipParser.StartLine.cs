@@ -143,7 +143,8 @@ public static partial class SipParser
 
     private static bool ParseStatusLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        int sp = b.Slice(start, end - start).IndexOf((byte)' ');
+        int sp = ShortSearch.IndexOf(b, start, end, (byte)' ');
+        if (sp >= 0) sp -= start;
         if (sp < 0)
         {
             m.Fail(SipParseStatus.BadStartLine, start);

@@ -56,10 +56,9 @@ public static partial class SipParser
     private static bool ParseSipUriBody(ReadOnlySpan<byte> b, int p, int end, ref SipUri u, UriContext context)
     {
         // userinfo: an unescaped '@' only ever ends the userinfo (it is in none of the other productions).
-        int at = b.Slice(p, end - p).IndexOf((byte)'@');
+        int at = ShortSearch.IndexOf(b, p, end, (byte)'@');
         if (at >= 0)
         {
-            at += p;
             int colon = -1;
             for (int i = p; i < at; i++)
             {

@@ -133,6 +133,21 @@ public class FastPathTests
     }
 
     [Fact]
+    public void Short_search_finds_the_first_byte_at_every_length_and_offset()
+    {
+        var random = new Random(6873);
+        for (int round = 0; round < 20000; round++)
+        {
+            var data = new byte[random.Next(0, 90)];
+            for (int i = 0; i < data.Length; i++) data[i] = random.Next(20) == 0 ? (byte)'@' : (byte)random.Next(256);
+            int end = random.Next(data.Length + 1);
+            int pos = random.Next(end + 1);
+            int expected = Array.IndexOf(data, (byte)'@', pos, end - pos);
+            Assert.Equal(expected, ShortSearch.IndexOf(data, pos, end, (byte)'@'));
+        }
+    }
+
+    [Fact]
     public void Sdp_origin_fields_are_the_same_whether_the_line_fits_one_block_or_not()
     {
         var random = new Random(8866);
