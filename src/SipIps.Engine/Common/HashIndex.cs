@@ -109,10 +109,4 @@ public sealed class HashIndex
         Count--;
         return true;
     }
-
-    public void Clear()
-    {
-        Array.Clear(_values);
-        Count = 0;
-    }
 }

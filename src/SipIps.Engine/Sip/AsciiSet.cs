@@ -71,33 +71,3 @@ internal sealed class AsciiSet
         return Vector128.Equals(row & bit, Vector128<byte>.Zero).ExtractMostSignificantBits();
     }
 }
-
-/// <summary>Searches for one byte in the short spans the parser looks in, inline (see <see cref="AsciiSet"/>).</summary>
-internal static class ShortSearch
-{
-    /// <summary>The first position in [<paramref name="pos"/>, <paramref name="end"/>) holding <paramref name="value"/>, or -1.</summary>
-    public static int IndexOf(ReadOnlySpan<byte> b, int pos, int end, byte value)
-    {
-        if ((uint)end > (uint)b.Length || pos > end) return -1;
-        if (Vector128.IsHardwareAccelerated)
-        {
-            ref byte start = ref MemoryMarshal.GetReference(b);
-            var target = Vector128.Create(value);
-            while (end - pos >= 16)
-            {
-                uint hits = Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)pos), target).ExtractMostSignificantBits();
-                if (hits != 0) return pos + BitOperations.TrailingZeroCount(hits);
-                pos += 16;
-            }
-            if (pos < end && end >= 16)
-            {
-                int at = end - 16;
-                uint hits = Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)at), target).ExtractMostSignificantBits() >> (pos - at);
-                return hits != 0 ? pos + BitOperations.TrailingZeroCount(hits) : -1;
-            }
-        }
-        for (; pos < end; pos++)
-            if (b[pos] == value) return pos;
-        return -1;
-    }
-}

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -18,10 +17,8 @@ public static partial class SipParser
             return;
         }
         var ct = m[m.ContentType];
-        // What nearly every call sends, in two overlapping word compares (the letters compared as lower case).
-        if (ct.Length == 15 && (BinaryPrimitives.ReadUInt64LittleEndian(ct) | 0x2020202020202020UL) == ApplicationSlash
-            && (BinaryPrimitives.ReadUInt64LittleEndian(ct.Slice(7)) | 0x2020202020202020UL) == NSlashSdp
-            && ct[11] == '/')
+        // What nearly every call sends, compared in place (the '/' checked as it is: OR-ing 0x20 would also map 0x0F to it).
+        if (ct.Length == 15 && ct[11] == '/' && AsciiCase.EqualsLower(ct, "application/sdp"u8))
         {
             ParseSdp(b, start, end, m);
             return;
@@ -40,9 +37,6 @@ public static partial class SipParser
             else ParseMultipart(b, start, end, boundary, m);
         }
     }
-
-    private static readonly ulong ApplicationSlash = BinaryPrimitives.ReadUInt64LittleEndian("applicat"u8);
-    private static readonly ulong NSlashSdp = BinaryPrimitives.ReadUInt64LittleEndian("tion/sdp"u8);
 
     private static ReadOnlySpan<byte> TrimLws(ReadOnlySpan<byte> s)
     {
@@ -216,7 +210,7 @@ public static partial class SipParser
         {
             // The spaces of a line that fits one block, from one compare over the padded buffer; a missing space
             // reads as the end of the line, as the search below gives.
-            ulong spaces = ByteMask.Of(m.Buffer, start, end, (byte)' ');
+            ulong spaces = ShortSearch.Mask(m.Buffer, start, end, (byte)' ');
             e0 = NextBit(ref spaces, start, end);
             e1 = NextBit(ref spaces, start, end);
             e2 = NextBit(ref spaces, start, end);
@@ -327,7 +321,8 @@ public static partial class SipParser
         while (p < end && b[p] != ' ') p++;
         media.Proto = Slice(ps, p);
         // "RTP/AVP" and its kin start with RTP; "UDP/TLS/RTP/SAVPF" and others are searched.
-        bool rtp = (p - ps >= 3 && b[ps] == 'R' && b[ps + 1] == 'T' && b[ps + 2] == 'P') || b.Slice(ps, p - ps).IndexOf("RTP"u8) >= 0;
+        var proto = b.Slice(ps, p - ps);
+        bool rtp = proto.StartsWith("RTP"u8) || proto.IndexOf("RTP"u8) >= 0;
         p = SkipSpaces(b, p, end);
         media.Formats = Slice(p, end);
         if (!rtp) return;
@@ -359,7 +354,6 @@ public static partial class SipParser
 
     private static SdpMediaKind MediaKind(ReadOnlySpan<byte> s)
     {
-        if (s.Length == 5 && s[0] == 'a') return s.SequenceEqual("audio"u8) ? SdpMediaKind.Audio : SdpMediaKind.Other;
         if (s.SequenceEqual("audio"u8)) return SdpMediaKind.Audio;
         if (s.SequenceEqual("video"u8)) return SdpMediaKind.Video;
         if (s.SequenceEqual("application"u8)) return SdpMediaKind.Application;
