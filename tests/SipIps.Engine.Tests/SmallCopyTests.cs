@@ -8,7 +8,7 @@ public class SmallCopyTests
     [Fact]
     public void Every_length_is_copied_exactly_and_nothing_past_it_changes()
     {
-        // Each length takes one of the overlapping-move paths (bytes, 4, 8, 16 or the general copy), at every
+        // Each length takes one of the overlapping-move paths (bytes, 4, 8, 16, two pairs of 16 or the general copy), at every
         // alignment of source and destination.
         var random = new Random(4475);
         for (int n = 0; n <= 80; n++)

@@ -6,7 +6,7 @@ namespace SipIps.Engine.Common;
 
 /// <summary>
 /// Copies of the short strings that the workers hand to the exporters (Call-IDs, URIs, tags, branches: mostly 2 to 40
-/// bytes), inline and without a call per string: two overlapping loads and stores of the widest size that fits.
+/// bytes), inline and without a call per string: overlapping 16-byte (or narrower) loads and stores, up to 64 bytes.
 /// </summary>
 public static class SmallCopy
 {
@@ -22,7 +22,21 @@ public static class SmallCopy
         {
             if (n > 32)
             {
-                source.CopyTo(destination);
+                if (n > 64)
+                {
+                    source.CopyTo(destination);
+                    return;
+                }
+                // Two pairs of 16-byte moves rather than the general copy: a 34-byte Call-ID sent there cost about
+                // 150 ns in the CLF hand-off where 16-byte moves take a few (see VectorWidth).
+                var a = Vector128.LoadUnsafe(ref s);
+                var b = Vector128.LoadUnsafe(ref s, 16);
+                var c = Vector128.LoadUnsafe(ref s, (nuint)(n - 32));
+                var e = Vector128.LoadUnsafe(ref s, (nuint)(n - 16));
+                a.StoreUnsafe(ref d);
+                b.StoreUnsafe(ref d, 16);
+                c.StoreUnsafe(ref d, (nuint)(n - 32));
+                e.StoreUnsafe(ref d, (nuint)(n - 16));
                 return;
             }
             var head = Vector128.LoadUnsafe(ref s);
