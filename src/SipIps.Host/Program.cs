@@ -7,7 +7,12 @@ namespace SipIps.Host;
 
 public static class Program
 {
-    public static int Main(string[] args) => Run(args, Console.OpenStandardOutput(), Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        // The packet path runs at 128-bit vectors (see VectorWidth): run and analyze start again with the width set.
+        if (args.Length > 0 && args[0] is "run" or "analyze") Capture.Interop.VectorWidth.NarrowOrContinue();
+        return Run(args, Console.OpenStandardOutput(), Console.Out, Console.Error);
+    }
 
     /// <summary>The whole command line, with its streams passed in so that tests run it in process.</summary>
     public static int Run(string[] args, Stream stdout, TextWriter stdoutText, TextWriter stderr)

@@ -181,6 +181,32 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Analyze_as_its_own_process_starts_again_at_128_bits_with_the_same_arguments_and_output()
+    {
+        // The real binary, without the width set: it runs itself again (execve) with the width, and must keep its
+        // arguments, its standard streams and its exit code; the report is the in-process one.
+        string dll = typeof(Host.Program).Assembly.Location;
+        string capture = Sip("zeek-sip/traces/wireshark.pcap");
+        var psi = new ProcessStartInfo("dotnet", [dll, "analyze", capture, "--json", "--no-progress"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment.Remove("DOTNET_PreferredVectorBitWidth");
+        using var p = Process.Start(psi)!;
+        var stderrTask = p.StandardError.ReadToEndAsync();
+        string stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, await stderrTask);
+        var inProcess = Run("analyze", capture, "--json", "--no-progress");
+        Assert.Equal(inProcess.Stdout.Trim(), stdout.Trim());
+
+        var missing = new ProcessStartInfo("dotnet", [dll, "analyze", Path.Combine(_dir, "no such.pcap")]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        missing.Environment.Remove("DOTNET_PreferredVectorBitWidth");
+        using var q = Process.Start(missing)!;
+        string error = await q.StandardError.ReadToEndAsync();
+        await q.WaitForExitAsync();
+        Assert.Equal(2, q.ExitCode);
+        Assert.Contains("no such.pcap", error);
+    }
+
+    [Fact]
     public void Parse_reads_standard_input_and_binary_garbage_is_invalid_not_a_crash()
     {
         string dll = typeof(Host.Program).Assembly.Location;

@@ -36,6 +36,8 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         var v6 = Lab.Exec("uac", Short, "ping", "-6", "-c", "5", "-i", "0.2", "-W", "2", "2001:db8::20");
         Assert.True(v6.ExitCode == 0, v6.Stdout + v6.Stderr);
         Assert.Contains(" 0% packet loss", v6.Stdout);
+        // The bridge started itself again with the runtime's vectors capped (VectorWidth), and says so.
+        Assert.Contains("128-bit vectors", Lab.BridgeLog);
     }
 
     [RootFact]

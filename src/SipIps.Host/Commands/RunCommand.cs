@@ -245,7 +245,7 @@ internal static class RunCommand
         var o = config.Bridge;
         var snap = bridge.Snapshot();
         Log($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A} <-> {p.B}"))}; {o.Workers} worker(s) per pair (each runs both directions), ring {snap.Ring}, " +
-            $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}");
+            $"{snap.Send}, exception policy {snap.ExceptionPolicy}{(o.Inspect ? "" : ", inspection off")}, {Capture.Interop.VectorWidth.Current}-bit vectors");
         Log($"detection: {rules.Rules.Count} rule(s), {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}; " +
             $"{runtime.Enforcement.Bans} active ban(s); alerts to {d.AlertLog ?? "(off)"}");
         notify.Ready($"forwarding {string.Join(", ", o.Pairs.Select(p => $"{p.A}<->{p.B}"))}; {rules.Rules.Count} rules, {(d.Mode == RuleMode.Prevent ? "prevent" : "detect-only")}");

@@ -1,0 +1,39 @@
+using System.Collections;
+using System.Text;
+using SipIps.Capture.Interop;
+using Xunit;
+
+namespace SipIps.Capture.Tests;
+
+public class VectorWidthTests
+{
+    [Fact]
+    public void A_wider_runtime_starts_again_with_every_variable_and_the_width_set_once()
+    {
+        var env = new Hashtable { ["PATH"] = "/usr/bin", ["NOTIFY_SOCKET"] = "/run/systemd/notify", ["EMPTY"] = "" };
+        var restart = VectorWidth.RestartEnvironment(env, currentBits: 512);
+        Assert.NotNull(restart);
+        Assert.Equal(["DOTNET_PreferredVectorBitWidth=128", "EMPTY=", "NOTIFY_SOCKET=/run/systemd/notify", "PATH=/usr/bin"], restart.Order(StringComparer.Ordinal));
+        Assert.NotNull(VectorWidth.RestartEnvironment(env, currentBits: 256));
+    }
+
+    [Fact]
+    public void The_operators_width_or_a_narrow_runtime_means_no_second_start()
+    {
+        // Any value the operator set stands, wider or narrower; and a runtime already at 128 bits has nothing to gain.
+        Assert.Null(VectorWidth.RestartEnvironment(new Hashtable { [VectorWidth.Variable] = "512" }, currentBits: 512));
+        Assert.Null(VectorWidth.RestartEnvironment(new Hashtable { [VectorWidth.Variable] = "128" }, currentBits: 128));
+        Assert.Null(VectorWidth.RestartEnvironment(new Hashtable(), currentBits: 128));
+        Assert.Null(VectorWidth.RestartEnvironment(new Hashtable(), currentBits: 0));
+    }
+
+    [Fact]
+    public void The_command_line_keeps_empty_arguments_and_spaces()
+    {
+        static string[] Split(string s) => VectorWidth.SplitCommandLine(Encoding.UTF8.GetBytes(s));
+        Assert.Equal(["dotnet", "sipips.dll", "analyze", "a b.pcap"], Split("dotnet\0sipips.dll\0analyze\0a b.pcap\0"));
+        Assert.Equal(["sipips", "", "x", ""], Split("sipips\0\0x\0\0"));
+        Assert.Equal(["sipips", "é"], Split("sipips\0é"));
+        Assert.Empty(Split(""));
+    }
+}
