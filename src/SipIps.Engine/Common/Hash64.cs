@@ -16,11 +16,27 @@ public static class Hash64
     private const ulong P2 = 0x8ebc6af09c88c6e3UL;
     private const ulong P3 = 0x589965cc75374cc3UL;
 
-    /// <summary>The per-process seed. Tests may fix it through <see cref="Compute(ReadOnlySpan{byte}, ulong)"/>.</summary>
-    public static readonly ulong Seed = CreateSeed();
+    /// <summary>
+    /// The per-process seed: random, or the number in <see cref="SeedVariable"/> when it holds one. Bounded tables
+    /// (TCP streams, sessions, counters) place and evict keys by their hash, so where a table overflows, two runs
+    /// over the same capture can differ by a few counts; a fixed seed makes <c>analyze</c> reproducible, and makes
+    /// collisions predictable, so the live bridge keeps a random one.
+    /// </summary>
+    public static readonly ulong Seed = CreateSeed(Environment.GetEnvironmentVariable(SeedVariable));
 
-    private static ulong CreateSeed()
+    public const string SeedVariable = "SIPIPS_HASH_SEED";
+
+    /// <summary>The seed for a value of <see cref="SeedVariable"/> (decimal or 0x hex); random when absent or not a number.</summary>
+    public static ulong CreateSeed(string? fixedSeed)
     {
+        if (fixedSeed is not null)
+        {
+            var text = fixedSeed.Trim();
+            if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+                    ? ulong.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out ulong hex)
+                    : ulong.TryParse(text, System.Globalization.NumberStyles.None, null, out hex))
+                return hex;
+        }
         Span<byte> b = stackalloc byte[8];
         RandomNumberGenerator.Fill(b);
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
