@@ -140,11 +140,10 @@ public sealed class Lab : IDisposable
         if (_bridge is null || _bridge.HasExited) return _bridge?.ExitCode ?? 0;
         // ip netns exec replaces itself with the command, so this is the sipips process.
         Signal("TERM");
-        if (!_bridge.WaitForExit(15_000))
-        {
-            _bridge.Kill(true);
-            _bridge.WaitForExit();
-        }
+        if (!_bridge.WaitForExit(15_000)) _bridge.Kill(true);
+        // The overload without a timeout also waits for the log readers to reach the end of the output, so that the
+        // last lines (the "stopped" line among them) are in BridgeLog when this returns.
+        _bridge.WaitForExit();
         return _bridge.ExitCode;
     }
 
