@@ -2,8 +2,10 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 
-// The benchmarks run as the product runs: `sipips run` and `sipips analyze` cap the runtime's vectors at 128 bits
-// (src/SipIps.Capture/Interop/VectorWidth.cs). BENCH_VECTOR_BITS picks another width, to compare.
+// The benchmarks use the product's vector width: `sipips run` and `sipips analyze` cap the runtime's vectors at 128
+// bits (src/SipIps.Capture/Interop/VectorWidth.cs). BENCH_VECTOR_BITS picks another width, to compare. Tiered
+// compilation stays BenchmarkDotNet's default (on), which measures the code at its best JIT tier; the binary runs
+// with it off (see the README's performance notes).
 string bits = Environment.GetEnvironmentVariable("BENCH_VECTOR_BITS") ?? "128";
 var job = Job.Default.WithEnvironmentVariables(new EnvironmentVariable("DOTNET_PreferredVectorBitWidth", bits)).WithId($"{bits}-bit vectors");
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, DefaultConfig.Instance.AddJob(job));
