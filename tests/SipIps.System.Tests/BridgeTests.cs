@@ -38,6 +38,8 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         Assert.Contains(" 0% packet loss", v6.Stdout);
         // The bridge started itself again with the runtime's vectors capped (VectorWidth), and says so.
         Assert.Contains("128-bit vectors", Lab.BridgeLog);
+        // No ring_frames in the lab's configuration: each ring is sized by the 1500-byte MTU.
+        Assert.Contains("ring v2 (16,384 frames)", Lab.BridgeLog);
     }
 
     [RootFact]

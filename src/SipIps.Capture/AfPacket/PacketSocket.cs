@@ -13,8 +13,8 @@ public enum RingVersion
 public sealed record RxOptions
 {
     public RingVersion Version { get; init; } = RingVersion.V2;
-    /// <summary>Frames in the ring (V2) or, for V3, frames' worth of blocks.</summary>
-    public int Frames { get; init; } = 4096;
+    /// <summary>Frames in the ring (V2) or, for V3, frames' worth of blocks; 0 sizes the ring by <see cref="RingGeometry.DefaultFrames"/>.</summary>
+    public int Frames { get; init; }
     public int Mtu { get; init; } = 1500;
     /// <summary>PACKET_FANOUT group id, shared by the sockets of one port; 0 for none.</summary>
     public int FanoutGroup { get; init; }
@@ -119,10 +119,11 @@ public sealed unsafe class PacketSocket : IDisposable
         if (o.Version == RingVersion.V3)
         {
             int frame = RingGeometry.FrameSize(o.Mtu, RingGeometry.TPacket3HeaderLength);
+            int frames = o.Frames > 0 ? o.Frames : RingGeometry.DefaultFrames(frame);
             // Many small blocks: a block is handed over whole, so few large ones leave the kernel nowhere to write
             // while user space works through one.
             int block = Math.Max(1 << 18, frame * 4);
-            int blocks = Math.Max(64, (int)((long)o.Frames * frame / block));
+            int blocks = Math.Max(64, (int)((long)frames * frame / block));
             var req = new TPacketReq3
             {
                 BlockSize = (uint)block,
@@ -142,9 +143,10 @@ public sealed unsafe class PacketSocket : IDisposable
         else
         {
             int frame = RingGeometry.FrameSize(o.Mtu, RingGeometry.TPacket2HeaderLength);
+            int frames = o.Frames > 0 ? o.Frames : RingGeometry.DefaultFrames(frame);
             int block = Math.Max(page, frame) * 16;
             int perBlock = block / frame;
-            int blocks = Math.Max(1, (o.Frames + perBlock - 1) / perBlock);
+            int blocks = Math.Max(1, (frames + perBlock - 1) / perBlock);
             var req = new TPacketReq
             {
                 BlockSize = (uint)block,

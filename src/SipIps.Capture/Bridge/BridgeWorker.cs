@@ -45,6 +45,8 @@ public sealed unsafe class BridgeWorker : IDisposable
 
     public string Name { get; }
     public string RxInterface => _rx.InterfaceName;
+    /// <summary>Frames the receive ring holds.</summary>
+    public int RingFrames => _rx.FrameCount;
     public WorkerCounters Counters { get; } = new();
     /// <summary>Time each inspected frame spent in the engine (decode through verdict), in seconds.</summary>
     public FixedHistogram Processing { get; } = new(1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 250e-6, 1e-3, 10e-3);

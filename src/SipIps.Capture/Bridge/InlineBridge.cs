@@ -255,7 +255,7 @@ public sealed class InlineBridge : IDisposable
                 invalid += w.Engine.Counters.ParseErrors;
             }
             return new BridgeSnapshot(_started, DateTimeOffset.UtcNow - _started, _options.Workers,
-                _options.Ring == RingVersion.V3 ? "v3" : "v2", _options.Send == SendMode.SendTo ? "sendto" : "sendmmsg",
+                $"{(_options.Ring == RingVersion.V3 ? "v3" : "v2")} ({(_workers.Count > 0 ? _workers[0].RingFrames : 0):N0} frames)", _options.Send == SendMode.SendTo ? "sendto" : "sendmmsg",
                 Word(_policy), _options.Inspect, ports, sip, invalid, _warnings.ToList());
         }
     }

@@ -62,7 +62,7 @@ public sealed record SipIpsConfig
         List<int> workerCpus = [], managementCpus = [];
         int managementNice = 10;
         var ring = RingVersion.V2;
-        int frames = 4096, blockTimeout = 1, batch = 64, busyPoll = 0;
+        int frames = 0, blockTimeout = 1, batch = 64, busyPoll = 0;
         var send = SendMode.SendMmsg;
         var policy = ExceptionPolicy.FailOpen;
         bool offloads = true, links = true, inspect = true, verifyChecksums = true;
