@@ -97,7 +97,8 @@ trial() {
 }
 
 # saturation SIZE -> highest delivered rate with loss <= 0.1% over the ramp
-# When the generator cannot send faster than the path forwards, the figure is the generator's ceiling, not the path's:
+# When the generator falls behind the rate asked for before the path loses frames, the search stops there: that is
+# the path's limit only where the path's work shares the generator's core (the kernel bridge), otherwise a floor;
 # saturation() then leaves the file $CAPPED, and the rows that use it say so.
 CAPPED=$OUT/generator-capped
 saturation() {
@@ -133,14 +134,51 @@ confirm() { # SIZE RATE -> lines of "delivered loss"
   for _ in $(seq $RUNS); do trial "$1" "$2" $SECONDS_PER_RUN; done
 }
 
-rtt() { # -> "p50 p99" in microseconds of 1000 pings at 100/s
+rtt() { # -> "p50 p99" in microseconds of 1000 pings at 100/s, then the bridge's share (see below) as one more word
   # The probe is part of the UAC host, so it runs on the generator's core, at real-time priority so that it never
   # waits behind the generator's spinning thread: the figure is the path's, not the probe's scheduling. (iputils
   # ping spins between probes below a 10 ms interval; on a 2-core machine that took half of whichever core it ran
   # on, the bridge's included.) The same probe measures every row, the kernel bridge included.
   ip netns exec $LAB-uac taskset -c 0 chrt -f 50 ping -q -i 0.01 -c 50 -W 1 192.0.2.20 >/dev/null 2>&1 || true
+  # The same pings timed where the kernel sees them: ICMP-only captures on the bridge's two ports and on the UAS's
+  # and the UAC's interfaces. A bridge port's capture timestamps a frame as it arrives there, and the next interface's
+  # as it arrives there, so the difference is the bridge's own forwarding time for that frame, in each direction,
+  # without the probe's wake-ups on the generator's core.
+  local caps="" c
+  if command -v dumpcap >/dev/null; then
+    rm -f $OUT/rtt-*.pcapng
+    for c in br:pa br:pb uas:uas0 uac:uac0; do
+      ip netns exec $LAB-${c%%:*} dumpcap -q -i ${c#*:} -f icmp -w $OUT/rtt-${c#*:}.pcapng 2>/dev/null & caps="$caps $!"
+    done
+    sleep 1
+  fi
   ip netns exec $LAB-uac taskset -c 0 chrt -f 50 ping -i 0.01 -c 1000 -W 1 192.0.2.20 2>/dev/null | grep -o "time=[0-9.]*" | cut -d= -f2 |
-    python3 -c "import sys; v=sorted(float(x)*1000 for x in sys.stdin); print(f'{v[len(v)//2]:.0f} {v[int(len(v)*0.99)]:.0f}' if v else 'n/a n/a')"
+    python3 -c "import sys; v=sorted(float(x)*1000 for x in sys.stdin); print(f'{v[len(v)//2]:.0f} {v[int(len(v)*0.99)]:.0f}' if v else 'n/a n/a', end=' ')"
+  if [ -n "$caps" ]; then
+    sleep 0.5; kill $caps 2>/dev/null; wait $caps 2>/dev/null
+    python3 - $OUT <<'PY'
+import subprocess, sys
+def times(name):
+    out = subprocess.run(["tshark", "-r", f"{sys.argv[1]}/rtt-{name}.pcapng", "-T", "fields", "-e", "frame.time_epoch", "-e", "icmp.type",
+                          "-e", "icmp.seq"], capture_output=True, text=True).stdout
+    d = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 3: d[(int(f[1]), int(f[2].split(",")[0]))] = float(f[0])
+    return d
+try:
+    pa, uas, pb, uac = (times(n) for n in ("pa", "uas0", "pb", "uac0"))
+except OSError:
+    print("n/a"); sys.exit()
+def pct(a, ka, b, kb):
+    v = sorted((b[(kb, s)] - a[(ka, s)]) * 1e6 for (t, s) in a if t == ka and (kb, s) in b)
+    return f"{v[len(v)//2]:.0f}/{v[int(len(v)*0.99)]:.0f}" if v else "n/a"
+# requests UAC -> UAS (the loaded direction), replies UAS -> UAC, and the round trip on the UAC's interface
+print(f"{pct(pa, 8, uas, 8)},{pct(pb, 0, uac, 0)},{pct(uac, 8, uac, 0)}")
+PY
+  else
+    echo n/a
+  fi
 }
 
 cpu_of() { # PID -> jiffies used
@@ -172,7 +210,7 @@ stop_sipips() { kill -TERM $bridge_pid; wait $bridge_pid 2>/dev/null || true; br
 measure() { # NAME SIZE -> prints a line; uses the running forwarder
   local name=$1 size=$2 sat line j0 j1 t0 t1 cpu runs attempt x0=
   sat=$(saturation "$size")
-  local capped=""; [ -e $CAPPED ] && capped=" (the generator's ceiling: the path may go faster)"
+  local capped=""; [ -e $CAPPED ] && capped=" (the search stopped where the generator fell behind, not at a loss)"
   # Confirm below the ramp's figure (2 s trials are optimistic); step down until every run is loss-free.
   local rate=$(( sat * 90 / 100 ))
   for attempt in 1 2 3 4; do
@@ -190,18 +228,22 @@ measure() { # NAME SIZE -> prints a line; uses the running forwarder
   ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$size" $(( sat / 2 )) 30 >/dev/null &
   local bg=$!
   sleep 1
-  read -r p50 p99 < <(rtt)
+  local fwd
+  read -r p50 p99 fwd < <(rtt)
   kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
   # Loss at 50% of saturation, RUNS runs of SECONDS_PER_RUN each (the target is none in any run).
   local half
   half=$(for _ in $(seq $RUNS); do trial "$size" $(( sat / 2 )) $SECONDS_PER_RUN; done | awk '{printf "%s%.3f%%", (NR>1?", ":""), $2*100}')
-  python3 - "$name" "$size" "$sat" "$runs" "$cpu" "$p50" "$p99" "$half" "$capped" <<'PY' | tee -a $RESULTS
+  python3 - "$name" "$size" "$sat" "$runs" "$cpu" "$p50" "$p99" "$half" "$capped" "$fwd" <<'PY' | tee -a $RESULTS
 import sys
-name, size, sat, runs, cpu, p50, p99, half, capped = sys.argv[1:]
+name, size, sat, runs, cpu, p50, p99, half, capped, fwd = sys.argv[1:]
 rows = [r.split() for r in runs.strip().splitlines()]
 rates = [float(r[0]) for r in rows]; losses = [float(r[1]) for r in rows]
 ok = all(l <= 0.001 for l in losses)
 print(f"{name:28s} {size:>5s} B  loss-free {min(rates):>10,.0f} pkt/s  (runs: {', '.join(f'{x:,.0f}' for x in rates)}; max loss {max(losses)*100:.3f}%{'' if ok else ' OVER 0.1%'})  CPU {cpu:>5s}  RTT p50 {p50} us p99 {p99} us at 50% load; loss at 50%: {half}{capped}")
+if fwd != "n/a":
+    f = fwd.split(",")
+    print(f"{'':28s}   timed on the interfaces (p50/p99 us): forwarding UAC->UAS {f[0]}, UAS->UAC {f[1]}; round trip on the UAC's interface {f[2]}")
 PY
   if [ -n "$xstats" ]; then echo "$xstats" | tee -a $RESULTS; fi
 }
@@ -243,10 +285,10 @@ paired() { # SIZE [LABEL BRIDGE-YAML CPUS]: ROUNDS pairs of saturation rates, ex
   for round in $(seq $ROUNDS); do
     local capped=""
     start_sipips "$layout" "$NOEXPORT" $cpus; off=$(saturation "$size"); stop_sipips
-    [ -e $CAPPED ] && capped=" (exporters off: the generator's ceiling)"
+    [ -e $CAPPED ] && capped=" (exporters off: the search stopped where the generator fell behind)"
     start_sipips "$layout" "$EXPORT" $cpus; scraper & scraper_pid=$!
     on=$(saturation "$size")
-    [ -e $CAPPED ] && capped="$capped (exporters on: the generator's ceiling)"
+    [ -e $CAPPED ] && capped="$capped (exporters on: the search stopped where the generator fell behind)"
     r0=$(exporter_counts | awk '{print $1}'); d0=$(clf_dropped)
     read -r delivered loss offered < <(trial "$size" "$on" $SECONDS_PER_RUN)
     local r1 d1
@@ -316,7 +358,7 @@ headroom() {
   for round in $(seq $ROUNDS); do
     start_sipips "" "$NOEXPORT"
     sat=$(saturation "$size"); rate=$(( sat * 90 / 100 ))
-    local capped=""; [ -e $CAPPED ] && capped=" (the off rate is below the generator's ceiling, not SipIps's: this round bounds the cost only loosely)"
+    local capped=""; [ -e $CAPPED ] && capped=" (the off rate's search stopped where the generator fell behind: this round bounds the cost only loosely)"
     for attempt in 1 2 3 4; do
       runs=$(confirm "$size" "$rate")
       echo "$runs" | loss_free && break
