@@ -17,7 +17,8 @@
 # cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts
 # (COST_LAYOUTS=one-core: only with every thread on the worker's core).
 # headroom checks the target itself: the exporters-on bridge at 90% of the exporters-off loss-free rate (see below).
-# MODES picks the rows (default: all): inspect busypoll exporters exporters-split paired paired-split cost headroom
+# stall runs the stall probe on the worker's core (see stall_probe below).
+# MODES picks the rows (default: all): stall inspect busypoll exporters exporters-split paired paired-split cost headroom
 # behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +31,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"inspect busypoll exporters exporters-split paired paired-split cost headroom behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"stall inspect busypoll exporters exporters-split paired paired-split cost headroom behaviour forward v3 sendto kernel"}
 ROUNDS=${ROUNDS:-3}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
@@ -179,6 +180,22 @@ PY
   else
     echo n/a
   fi
+}
+
+# stall_probe: what a thread that never sleeps on the worker's core sees (sipips-trafficgen stall-probe): the gaps
+# in its run, first with the generator's core idle, then with the generator sending there (no bridge: the frames end
+# at the bridge's port). A busy-polling worker's frames wait in its ring for as long as such a gap lasts; the kernel
+# bridge forwards inside the sender's system call, on the sender's core, and never sees them. The probe runs with
+# tiered compilation off, so that the runtime's compiler thread does not take the core from it.
+stall_probe() {
+  local idle busy bg
+  idle=$(DOTNET_TieredCompilation=0 taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100)
+  ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" 242 150000 $((SECONDS_PER_RUN + 3)) >/dev/null & bg=$!
+  sleep 1
+  busy=$(DOTNET_TieredCompilation=0 taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100)
+  kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
+  echo "core 1 stall probe, core 0 idle:                        $idle" | tee -a $RESULTS
+  echo "core 1 stall probe, generator at 150k pkt/s on core 0: $busy" | tee -a $RESULTS
 }
 
 cpu_of() { # PID -> jiffies used
@@ -399,6 +416,7 @@ sink_pid=$!
 : > $RESULTS
 echo "# $(date -u +%FT%TZ) $(nproc) cores; generator on core 0, SipIps (1 worker) on core 1" | tee -a $RESULTS
 [ "$ISOLATE" = 1 ] && isolate
+if want stall; then stall_probe; fi
 for size in $SIZES; do
   if want inspect; then start_sipips ""; measure "sipips (SIP inspection)" "$size"; stop_sipips; fi
   if want exporters; then

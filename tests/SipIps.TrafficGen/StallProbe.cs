@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace SipIps.TrafficGen;
+
+/// <summary>
+/// Measures how long a thread that never sleeps loses its core: it spins reading the clock and records every gap
+/// between two reads above a threshold, and whether the kernel switched it out meanwhile (its context-switch counts
+/// moved). A gap with no switch is time the guest kernel spent in interrupts on that core, or time the hypervisor
+/// gave the virtual CPU to something else: neither shows in the guest's scheduler. This is the wait that a
+/// busy-polling bridge worker pinned to the same core sees, with its frames queued in its ring meanwhile.
+/// Prints one line of counts by gap size.
+/// </summary>
+public static class StallProbe
+{
+    private static readonly long[] Bounds = [200, 500, 1_000, 2_000, 5_000]; // microseconds
+
+    public static int Run(double seconds, int thresholdUs)
+    {
+        long frequency = Stopwatch.Frequency;
+        long threshold = frequency * thresholdUs / 1_000_000;
+        long end = Stopwatch.GetTimestamp() + (long)(seconds * frequency);
+        var counts = new long[Bounds.Length + 1];
+        long gaps = 0, withoutSwitch = 0, worst = 0;
+        long switches = Switches();
+        long previous = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            long now = Stopwatch.GetTimestamp();
+            long gap = now - previous;
+            if (gap > threshold)
+            {
+                gaps++;
+                long s = Switches();
+                if (s == switches) withoutSwitch++;
+                switches = s;
+                long us = gap * 1_000_000 / frequency;
+                int b = 0;
+                while (b < Bounds.Length && us >= Bounds[b]) b++;
+                counts[b]++;
+                worst = Math.Max(worst, us);
+                // The read above took time of its own: start the next interval after it.
+                now = Stopwatch.GetTimestamp();
+            }
+            previous = now;
+            if (now > end) break;
+        }
+        Console.WriteLine($"gaps over {thresholdUs} us in {seconds:0} s: {gaps} ({withoutSwitch} without a context switch); " +
+                          $"{thresholdUs}-200 us {counts[0]}, 200-500 us {counts[1]}, 0.5-1 ms {counts[2]}, 1-2 ms {counts[3]}, 2-5 ms {counts[4]}, " +
+                          $"over 5 ms {counts[5]}; longest {worst:N0} us");
+        return 0;
+    }
+
+    /// <summary>The calling thread's voluntary and involuntary context switches so far.</summary>
+    private static long Switches()
+    {
+        long n = 0;
+        foreach (var line in File.ReadLines("/proc/thread-self/status"))
+            if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                n += long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim());
+        return n;
+    }
+}
