@@ -248,6 +248,7 @@ measure() { # NAME SIZE -> prints a line; uses the running forwarder
   local fwd
   read -r p50 p99 fwd < <(rtt)
   kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
+  LAST_SAT=$sat LAST_P50=$p50 LAST_P99=$p99
   # Loss at 50% of saturation, RUNS runs of SECONDS_PER_RUN each (the target is none in any run).
   local half
   half=$(for _ in $(seq $RUNS); do trial "$size" $(( sat / 2 )) $SECONDS_PER_RUN; done | awk '{printf "%s%.3f%%", (NR>1?", ":""), $2*100}')
@@ -418,7 +419,11 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores; generator on core 0, SipIps (1 worker
 [ "$ISOLATE" = 1 ] && isolate
 if want stall; then stall_probe; fi
 for size in $SIZES; do
-  if want inspect; then start_sipips ""; measure "sipips (SIP inspection)" "$size"; stop_sipips; fi
+  inspect_sat=""
+  if want inspect; then
+    start_sipips ""; measure "sipips (SIP inspection)" "$size"; stop_sipips
+    inspect_sat=$LAST_SAT inspect_p50=$LAST_P50 inspect_p99=$LAST_P99
+  fi
   if want exporters; then
     start_sipips "" "$EXPORT"; scraper & scraper_pid=$!
     EXPORTER_STATS=1 measure "sipips + all exporters" "$size"
@@ -457,6 +462,18 @@ for size in $SIZES; do
     ip -n $LAB-br link set pa master kbr; ip -n $LAB-br link set pb master kbr; ip -n $LAB-br link set kbr up
     sleep 1
     measure "kernel bridge" "$size"
+    if [ -n "$inspect_sat" ]; then
+      # The added latency as the target states it: both paths at 50% of SipIps's saturation rate.
+      ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$size" $(( inspect_sat / 2 )) 30 >/dev/null &
+      kbg=$!
+      sleep 1
+      read -r k50 k99 kfwd < <(rtt)
+      kill $kbg 2>/dev/null; wait $kbg 2>/dev/null || true
+      python3 -c "
+a = '$inspect_p50 $inspect_p99 $k50 $k99'.split()
+added = f'p50 {int(a[0]) - int(a[2])} us, p99 {int(a[1]) - int(a[3])} us' if all(x.isdigit() for x in a) else 'n/a'
+print(f'kernel bridge at 50% of SipIps\'s rate ($(( inspect_sat / 2 )) pkt/s): RTT p50 $k50 us p99 $k99 us (on the interfaces: $kfwd); added by SipIps with inspection: {added}')" | tee -a $RESULTS
+    fi
     ip -n $LAB-br link del kbr
   fi
 done
