@@ -37,19 +37,3 @@ public class VectorWidthTests
         Assert.Empty(Split(""));
     }
 }
-
-public class RingSizeTests
-{
-    [Fact]
-    public void A_default_ring_holds_32_mib_and_never_fewer_than_4096_frames()
-    {
-        int v2Standard = AfPacket.RingGeometry.FrameSize(1500, AfPacket.RingGeometry.TPacket2HeaderLength);
-        int v2Jumbo = AfPacket.RingGeometry.FrameSize(9000, AfPacket.RingGeometry.TPacket2HeaderLength);
-        Assert.Equal(2048, v2Standard);
-        Assert.Equal(16384, AfPacket.RingGeometry.DefaultFrames(v2Standard));
-        Assert.Equal(16384, v2Jumbo);
-        // 32 MiB of 16 KiB frames would be 2,048: the floor keeps the old default's 4,096.
-        Assert.Equal(4096, AfPacket.RingGeometry.DefaultFrames(v2Jumbo));
-        Assert.Equal(4096, AfPacket.RingGeometry.DefaultFrames(1 << 20));
-    }
-}
