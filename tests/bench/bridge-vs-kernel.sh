@@ -198,6 +198,14 @@ stall_probe() {
   echo "core 1 stall probe, generator at 150k pkt/s on core 0: $busy" | tee -a $RESULTS
 }
 
+rtt_at() { # SIZE RATE -> what rtt prints, with the generator sending SIZE-byte frames at RATE meanwhile
+  ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$1" "$2" 30 >/dev/null &
+  local bg=$!
+  sleep 1
+  rtt
+  kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
+}
+
 cpu_of() { # PID -> jiffies used
   awk '{print $14+$15}' /proc/$1/stat
 }
@@ -242,12 +250,8 @@ measure() { # NAME SIZE -> prints a line; uses the running forwarder
   local xstats=""
   [ -n "${EXPORTER_STATS:-}" ] && xstats=$(exporter_stats "$t0" "$t1" "$x0")
   # RTT with 50% of the saturation rate in the background.
-  ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$size" $(( sat / 2 )) 30 >/dev/null &
-  local bg=$!
-  sleep 1
   local fwd
-  read -r p50 p99 fwd < <(rtt)
-  kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
+  read -r p50 p99 fwd < <(rtt_at "$size" $(( sat / 2 )))
   LAST_SAT=$sat LAST_P50=$p50 LAST_P99=$p99
   # Loss at 50% of saturation, RUNS runs of SECONDS_PER_RUN each (the target is none in any run).
   local half
@@ -345,7 +349,7 @@ rows = {"off": [], "on": []}
 behind = []
 for line in """$lines""".strip().splitlines():
     f = line.split()
-    mode, delivered, loss, offered = f[0], float(f[1]), float(f[2]), float(f[12])
+    mode, delivered, loss, offered = f[0], float(f[1]), float(f[2]), float(f[12]) or float(rate)
     a = [int(x) for x in f[3:7]]; b = [int(x) for x in f[7:11]]
     # The generator sends rate x secs frames; when it cannot keep the rate, the run lasts longer than secs.
     frames = delivered * float(secs) * float(rate) / offered
@@ -464,11 +468,7 @@ for size in $SIZES; do
     measure "kernel bridge" "$size"
     if [ -n "$inspect_sat" ]; then
       # The added latency as the target states it: both paths at 50% of SipIps's saturation rate.
-      ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" "$size" $(( inspect_sat / 2 )) 30 >/dev/null &
-      kbg=$!
-      sleep 1
-      read -r k50 k99 kfwd < <(rtt)
-      kill $kbg 2>/dev/null; wait $kbg 2>/dev/null || true
+      read -r k50 k99 kfwd < <(rtt_at "$size" $(( inspect_sat / 2 )))
       python3 -c "
 a = '$inspect_p50 $inspect_p99 $k50 $k99'.split()
 added = f'p50 {int(a[0]) - int(a[2])} us, p99 {int(a[1]) - int(a[3])} us' if all(x.isdigit() for x in a) else 'n/a'
