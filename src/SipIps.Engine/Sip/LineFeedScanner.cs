@@ -102,7 +102,7 @@ internal ref struct LineFeedScanner
         {
             var v = Vector128.LoadUnsafe(ref start, (nuint)(at + i));
             var lf = Vector128.Equals(v, Vector128.Create((byte)'\n'));
-            controls |= Controls(v, lf).ExtractMostSignificantBits();
+            controls |= (ulong)Controls(v, lf).ExtractMostSignificantBits() << i;
             mask |= (ulong)lf.ExtractMostSignificantBits() << i;
         }
         return (mask, controls);
