@@ -17,8 +17,7 @@ public static partial class SipParser
             return;
         }
         var ct = m[m.ContentType];
-        // What nearly every call sends, compared in place (the '/' checked as it is: OR-ing 0x20 would also map 0x0F to it).
-        if (ct.Length == 15 && ct[11] == '/' && AsciiCase.EqualsLower(ct, "application/sdp"u8))
+        if (IsApplicationSdp(ct))
         {
             ParseSdp(b, start, end, m);
             return;
@@ -37,6 +36,14 @@ public static partial class SipParser
             else ParseMultipart(b, start, end, boundary, m);
         }
     }
+
+    /// <summary>
+    /// True for exactly "application/sdp" in any case: what nearly every call sends, compared in place (the '/'
+    /// checked as it is: OR-ing 0x20 would also map 0x0F to it). Such a value is also a valid media type.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsApplicationSdp(ReadOnlySpan<byte> ct) =>
+        ct.Length == 15 && ct[11] == '/' && AsciiCase.EqualsLower(ct, "application/sdp"u8);
 
     private static ReadOnlySpan<byte> TrimLws(ReadOnlySpan<byte> s)
     {
@@ -328,9 +335,19 @@ public static partial class SipParser
         if (!rtp) return;
         while (p < end)
         {
+            // A payload type is 0-127: the value saturates at 128 instead of going through the general decimal
+            // reader's overflow checks, which cost more than the digits do.
             int fs = p;
-            p = SipChars.ParseDecimal(b, p, end, 127, out ulong pt, out bool of3);
-            if (p > fs && !of3 && (p == end || b[p] == ' '))
+            uint pt = 0;
+            while (p < end)
+            {
+                uint d = (uint)(b[p] - '0');
+                if (d > 9) break;
+                pt = pt * 10 + d;
+                if (pt > 127) pt = 128;
+                p++;
+            }
+            if (p > fs && pt <= 127 && (p == end || b[p] == ' '))
             {
                 if (m.PayloadTypeCount < m.PayloadTypes.Length)
                 {

@@ -131,8 +131,7 @@ public static partial class SipParser
         int nameEnd = p;
         if (p < 0)
         {
-            p = start;
-            while (p < end && SipChars.IsToken(b[p])) p++;
+            p = SipChars.SkipToken(b, start, end);
             nameEnd = p;
             p = SipChars.SkipLws(b, p, end);
             if (nameEnd == start || p >= end || b[p] != ':')
@@ -187,7 +186,7 @@ public static partial class SipParser
                 if (!repeated)
                 {
                     m.ContentType = SipSlice.FromBounds(vs, ve);
-                    if (!ValidContentType(b, vs, ve)) m.Fail(SipParseStatus.BadContentType, vs, id);
+                    if (!IsApplicationSdp(b.Slice(vs, ve - vs)) && !ValidContentType(b, vs, ve)) m.Fail(SipParseStatus.BadContentType, vs, id);
                 }
                 break;
             case SipHeaderId.UserAgent: if (!repeated) m.UserAgent = SipSlice.FromBounds(vs, ve); break;

@@ -243,6 +243,22 @@ public class ParserCaseTests
         Assert.True((m.Anomalies & SipAnomaly.SdpMalformed) != 0);
     }
 
+    [Theory]
+    [InlineData("0 8 127", new byte[] { 0, 8, 127 }, false)]
+    [InlineData("0008 000000000000000000000000101", new byte[] { 8, 101 }, false)] // leading zeros are still the value
+    [InlineData("128 0", new byte[] { 0 }, true)]                                     // past 127: not a payload type
+    [InlineData("99999999999999999999999999 18", new byte[] { 18 }, true)]            // no wrap-around
+    [InlineData("18a 3 -1", new byte[] { 3 }, true)]
+    public void Sdp_payload_types_are_0_to_127(string formats, byte[] expected, bool malformed)
+    {
+        string sdp = $"v=0\r\no=- 1 2 IN IP4 192.0.2.9\r\ns=x\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 5004 RTP/AVP {formats}\r\n";
+        var m = Parse("INVITE sip:bob@example.com SIP/2.0\r\n" + Tail + "CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n" +
+                      $"Content-Length: {sdp.Length}\r\n\r\n" + sdp);
+        Assert.Equal(SipParseStatus.Ok, m.Status);
+        Assert.Equal(expected, m.GetPayloadTypes(m.Media[0]).ToArray());
+        Assert.Equal(malformed, (m.Anomalies & SipAnomaly.SdpMalformed) != 0);
+    }
+
     [Fact]
     public void Stream_mode_never_guesses_a_body_without_content_length()
     {
