@@ -7,9 +7,10 @@ if (args.Length == 6 && args[0] == "blast")
 // sipips-trafficgen send-frames DEVICE HEX-FILE
 if (args.Length == 3 && args[0] == "send-frames")
     return Blaster.SendFrames(args[1], args[2]);
-// sipips-trafficgen stall-probe SECONDS THRESHOLD-US
-if (args.Length == 3 && args[0] == "stall-probe")
-    return StallProbe.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2]));
+// sipips-trafficgen stall-probe SECONDS THRESHOLD-US [GAP-LOG]
+if (args.Length is 3 or 4 && args[0] == "stall-probe")
+    return StallProbe.Run(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2]),
+        args.Length == 4 ? args[3] : null);
 // sipips-trafficgen sip-flood --to IP:PORT --from IP[,...] [--rate R] [--count N] [--seconds S]
 if (args.Length > 0 && args[0] == "sip-flood")
     return SipFlood.Run(args);

@@ -9,14 +9,23 @@ namespace SipIps.TrafficGen;
 /// moved). A gap with no switch is time the guest kernel spent in interrupts on that core, or time the hypervisor
 /// gave the virtual CPU to something else: neither shows in the guest's scheduler. This is the wait that a
 /// busy-polling bridge worker pinned to the same core sees, with its frames queued in its ring meanwhile.
-/// Prints one line of counts by gap size.
+/// Prints one line of counts by gap size; with a log path, also each gap (start and end in CLOCK_MONOTONIC
+/// nanoseconds, and whether a switch was seen), so that the gaps can be laid over a scheduler trace.
 /// </summary>
 public static class StallProbe
 {
     private static readonly long[] Bounds = [200, 500, 1_000, 2_000, 5_000]; // microseconds
 
-    public static int Run(double seconds, int thresholdUs)
+    private const int MaxLogged = 100_000;
+
+    public static int Run(double seconds, int thresholdUs, string? logPath = null)
     {
+        // Stopwatch reads CLOCK_MONOTONIC on Linux; the gaps are kept in arrays allocated up front and written at
+        // the end, so that logging adds nothing to the spin.
+        var logStart = logPath is null ? null : new long[MaxLogged];
+        var logEnd = logPath is null ? null : new long[MaxLogged];
+        var logSwitched = logPath is null ? null : new bool[MaxLogged];
+        int logged = 0;
         long frequency = Stopwatch.Frequency;
         long threshold = frequency * thresholdUs / 1_000_000;
         long end = Stopwatch.GetTimestamp() + (long)(seconds * frequency);
@@ -33,6 +42,12 @@ public static class StallProbe
                 gaps++;
                 long s = Switches();
                 if (s == switches) withoutSwitch++;
+                if (logStart is not null && logged < MaxLogged)
+                {
+                    logStart[logged] = previous;
+                    logEnd![logged] = now;
+                    logSwitched![logged++] = s != switches;
+                }
                 switches = s;
                 long us = gap * 1_000_000 / frequency;
                 int b = 0;
@@ -46,8 +61,16 @@ public static class StallProbe
             if (now > end) break;
         }
         Console.WriteLine($"gaps over {thresholdUs} us in {seconds:0} s: {gaps} ({withoutSwitch} without a context switch); " +
-                          $"{thresholdUs}-200 us {counts[0]}, 200-500 us {counts[1]}, 0.5-1 ms {counts[2]}, 1-2 ms {counts[3]}, 2-5 ms {counts[4]}, " +
+                          $"under 200 us {counts[0]}, 200-500 us {counts[1]}, 0.5-1 ms {counts[2]}, 1-2 ms {counts[3]}, 2-5 ms {counts[4]}, " +
                           $"over 5 ms {counts[5]}; longest {worst:N0} us");
+        if (logPath is not null)
+        {
+            using var log = new StreamWriter(logPath);
+            double nsPerTick = 1e9 / frequency;
+            for (int i = 0; i < logged; i++)
+                log.WriteLine(FormattableString.Invariant(
+                    $"{(long)(logStart![i] * nsPerTick)} {(long)(logEnd![i] * nsPerTick)} {(logSwitched![i] ? 1 : 0)}"));
+        }
         return 0;
     }
 

@@ -187,15 +187,52 @@ PY
 # at the bridge's port). A busy-polling worker's frames wait in its ring for as long as such a gap lasts; the kernel
 # bridge forwards inside the sender's system call, on the sender's core, and never sees them. The probe runs with
 # tiered compilation off, so that the runtime's compiler thread does not take the core from it.
+# With perf, the busy run is also laid over a scheduler trace on the same clock (CLOCK_MONOTONIC): a gap in which
+# the guest's scheduler had the probe on its core throughout, with nothing else running, is time the virtual CPU
+# itself did not run (interrupts would show too: the probe records no system time).
 stall_probe() {
-  local idle busy bg
+  local idle busy bg trace=""
   idle=$(DOTNET_TieredCompilation=0 taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100)
   ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" 242 150000 $((SECONDS_PER_RUN + 3)) >/dev/null & bg=$!
   sleep 1
-  busy=$(DOTNET_TieredCompilation=0 taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100)
+  if command -v perf >/dev/null; then
+    busy=$(perf sched record -k CLOCK_MONOTONIC -o $OUT/stall-sched.data -- env DOTNET_TieredCompilation=0 \
+      taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100 $OUT/stall-gaps.txt 2>/dev/null | grep "^gaps")
+    trace=$(stall_attribution $OUT/stall-sched.data $OUT/stall-gaps.txt)
+  else
+    busy=$(DOTNET_TieredCompilation=0 taskset -c 1 $GEN stall-probe $SECONDS_PER_RUN 100)
+  fi
   kill $bg 2>/dev/null; wait $bg 2>/dev/null || true
   echo "core 1 stall probe, core 0 idle:                        $idle" | tee -a $RESULTS
   echo "core 1 stall probe, generator at 150k pkt/s on core 0: $busy" | tee -a $RESULTS
+  [ -z "$trace" ] || echo "  the same gaps in the guest's scheduler trace: $trace" | tee -a $RESULTS
+}
+
+# stall_attribution SCHED_DATA GAP_LOG: for each gap of the probe (start and end, CLOCK_MONOTONIC ns), the time that
+# other tasks ran on core 1 within it, from the trace's runs on that core (a run ends at its time stamp and lasted its
+# run time). The probe is the trace's only task named "dotnet" on core 1 that spins.
+stall_attribution() {
+  perf sched timehist -i "$1" -C 1 2>/dev/null | python3 -c '
+import sys
+gaps = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+runs = {}
+for line in sys.stdin.read().splitlines()[3:]:
+    f = line.split()
+    try:
+        end, run = float(f[0]), float(f[-1]) / 1e3
+    except (ValueError, IndexError):
+        continue
+    runs.setdefault(" ".join(f[2:-3]), []).append((end - run, end))
+# The probe: the task that ran longest on the core.
+probe = max(runs, key=lambda t: sum(b - a for a, b in runs[t])) if runs else ""
+others = [r for t, rs in runs.items() if t != probe for r in rs]
+hidden = 0
+for s, e, _ in gaps:
+    s, e = s / 1e9, e / 1e9
+    if sum(max(0.0, min(e, b) - max(s, a)) for a, b in others) < 0.1 * (e - s):
+        hidden += 1
+print(f"{len(gaps)} gaps; in {hidden} of them the probe was on its core and nothing else ran for a tenth of the gap")
+' "$2"
 }
 
 rtt_at() { # SIZE RATE -> what rtt prints, with the generator sending SIZE-byte frames at RATE meanwhile
