@@ -81,22 +81,38 @@ internal ref struct LineFeedScanner
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (ulong LineFeeds, ulong Controls) LoadBlock(ReadOnlySpan<byte> data, int at)
     {
+        if (Vector512.IsHardwareAccelerated) return LoadBlock512(data, at);
+        if (Vector256.IsHardwareAccelerated) return LoadBlock256(data, at);
+        return LoadBlock128(data, at);
+    }
+
+    // One loader per vector width, each callable on its own so that tests check every width whatever the machine or
+    // the runtime's preferred width. Bit i of both masks is byte at + i; a caller cuts a block that passes the end.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (ulong LineFeeds, ulong Controls) LoadBlock512(ReadOnlySpan<byte> data, int at)
+    {
+        var v = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(data), (nuint)at);
+        var lf = Vector512.Equals(v, Vector512.Create((byte)'\n'));
+        return (lf.ExtractMostSignificantBits(), Controls(v, lf).ExtractMostSignificantBits());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (ulong LineFeeds, ulong Controls) LoadBlock256(ReadOnlySpan<byte> data, int at)
+    {
         ref byte start = ref MemoryMarshal.GetReference(data);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var v = Vector512.LoadUnsafe(ref start, (nuint)at);
-            var lf = Vector512.Equals(v, Vector512.Create((byte)'\n'));
-            return (lf.ExtractMostSignificantBits(), Controls(v, lf).ExtractMostSignificantBits());
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var v0 = Vector256.LoadUnsafe(ref start, (nuint)at);
-            var v1 = Vector256.LoadUnsafe(ref start, (nuint)(at + 32));
-            var lf0 = Vector256.Equals(v0, Vector256.Create((byte)'\n'));
-            var lf1 = Vector256.Equals(v1, Vector256.Create((byte)'\n'));
-            return (lf0.ExtractMostSignificantBits() | ((ulong)lf1.ExtractMostSignificantBits() << 32),
-                (Controls(v0, lf0) | Controls(v1, lf1)).ExtractMostSignificantBits());
-        }
+        var v0 = Vector256.LoadUnsafe(ref start, (nuint)at);
+        var v1 = Vector256.LoadUnsafe(ref start, (nuint)(at + 32));
+        var lf0 = Vector256.Equals(v0, Vector256.Create((byte)'\n'));
+        var lf1 = Vector256.Equals(v1, Vector256.Create((byte)'\n'));
+        return (lf0.ExtractMostSignificantBits() | ((ulong)lf1.ExtractMostSignificantBits() << 32),
+            Controls(v0, lf0).ExtractMostSignificantBits() | ((ulong)Controls(v1, lf1).ExtractMostSignificantBits() << 32));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (ulong LineFeeds, ulong Controls) LoadBlock128(ReadOnlySpan<byte> data, int at)
+    {
+        ref byte start = ref MemoryMarshal.GetReference(data);
         ulong mask = 0, controls = 0;
         for (int i = 0; i < Width; i += 16)
         {
