@@ -93,9 +93,14 @@ public class BehaviourTests(ITestOutputHelper output)
         Assert.Equal(0.1, F(v, Factor.ErrorResponseRatio), 9);
         Assert.Equal(20.0, F(v, Factor.SipMessagesPerSecond), 9);
         Assert.Equal(8.0, F(v, Factor.RtpPacketsPerSecond), 9);
-        Assert.InRange(F(v, Factor.CallIdSsrcRatio), 40 / 8.0 * 0.9, 40 / 8.0 * 1.1);
-        // 10 source addresses registering 5 AORs.
-        Assert.InRange(F(v, Factor.RegisterIpUriRatio), 2 * 0.9, 2 * 1.1);
+        // Distinct counts come from 256-register sketches whose Call-ID and AOR hashes take the process's random
+        // seed, so the bounds cover the register collisions a run can draw rather than a fixed error. 40 Call-IDs
+        // collide about 3 times on average (the estimate corrects for that); 6 or more, which a run draws about 8% of
+        // the time, read as 36.5 and put the ratio under 4.5. The bounds below need 11 or more (under 0.1%).
+        Assert.InRange(F(v, Factor.CallIdSsrcRatio), 40 / 8.0 * 0.75, 40 / 8.0 * 1.25);
+        // 10 source addresses registering 5 AORs. One collision among the 5 AOR hashes (about 4% of runs) reads as 4
+        // AORs, a ratio of 2.5; two (under 0.1%) are outside the bounds.
+        Assert.InRange(F(v, Factor.RegisterIpUriRatio), 2 * 0.9, 2 * 1.3);
         Assert.Equal(0.0, F(v, Factor.RtpSeqDisorder), 9);
         Assert.Equal(0.0, F(v, Factor.RtpLossRatio), 9);
         Assert.True(double.IsNaN(F(v, Factor.PostDialDelaySeconds)));
