@@ -12,7 +12,7 @@ namespace SipIps.TrafficGen;
 /// Prints one line of counts by gap size; with a log path, also each gap (start and end in CLOCK_MONOTONIC
 /// nanoseconds, and whether a switch was seen), so that the gaps can be laid over a scheduler trace.
 /// </summary>
-public static class StallProbe
+public static partial class StallProbe
 {
     private static readonly long[] Bounds = [200, 500, 1_000, 2_000, 5_000]; // microseconds
 
@@ -22,9 +22,7 @@ public static class StallProbe
     {
         // Stopwatch reads CLOCK_MONOTONIC on Linux; the gaps are kept in arrays allocated up front and written at
         // the end, so that logging adds nothing to the spin.
-        var logStart = logPath is null ? null : new long[MaxLogged];
-        var logEnd = logPath is null ? null : new long[MaxLogged];
-        var logSwitched = logPath is null ? null : new bool[MaxLogged];
+        var log = logPath is null ? null : new (long Start, long End, bool Switched)[MaxLogged];
         int logged = 0;
         long frequency = Stopwatch.Frequency;
         long threshold = frequency * thresholdUs / 1_000_000;
@@ -42,12 +40,7 @@ public static class StallProbe
                 gaps++;
                 long s = Switches();
                 if (s == switches) withoutSwitch++;
-                if (logStart is not null && logged < MaxLogged)
-                {
-                    logStart[logged] = previous;
-                    logEnd![logged] = now;
-                    logSwitched![logged++] = s != switches;
-                }
+                if (log is not null && logged < log.Length) log[logged++] = (previous, now, s != switches);
                 switches = s;
                 long us = gap * 1_000_000 / frequency;
                 int b = 0;
@@ -63,13 +56,12 @@ public static class StallProbe
         Console.WriteLine($"gaps over {thresholdUs} us in {seconds:0} s: {gaps} ({withoutSwitch} without a context switch); " +
                           $"under 200 us {counts[0]}, 200-500 us {counts[1]}, 0.5-1 ms {counts[2]}, 1-2 ms {counts[3]}, 2-5 ms {counts[4]}, " +
                           $"over 5 ms {counts[5]}; longest {worst:N0} us");
-        if (logPath is not null)
+        if (log is not null)
         {
-            using var log = new StreamWriter(logPath);
+            using var writer = new StreamWriter(logPath!);
             double nsPerTick = 1e9 / frequency;
-            for (int i = 0; i < logged; i++)
-                log.WriteLine(FormattableString.Invariant(
-                    $"{(long)(logStart![i] * nsPerTick)} {(long)(logEnd![i] * nsPerTick)} {(logSwitched![i] ? 1 : 0)}"));
+            foreach (var (start, stop, switched) in log.AsSpan(0, logged))
+                writer.WriteLine(FormattableString.Invariant($"{(long)(start * nsPerTick)} {(long)(stop * nsPerTick)} {(switched ? 1 : 0)}"));
         }
         return 0;
     }
@@ -85,6 +77,6 @@ public static class StallProbe
 
     private const int RusageThread = 1;
 
-    [DllImport("libc", SetLastError = false)]
-    private static extern unsafe int getrusage(int who, long* usage);
+    [LibraryImport("libc")]
+    private static unsafe partial int getrusage(int who, long* usage);
 }

@@ -210,7 +210,7 @@ stall_probe() {
 
 # stall_attribution SCHED_DATA GAP_LOG: for each gap of the probe (start and end, CLOCK_MONOTONIC ns), the time that
 # other tasks ran on core 1 within it, from the trace's runs on that core (a run ends at its time stamp and lasted its
-# run time). The probe is the trace's only task named "dotnet" on core 1 that spins.
+# run time). The probe is the task that ran longest on core 1: it spins there for the whole run.
 stall_attribution() {
   perf sched timehist -i "$1" -C 1 2>/dev/null | python3 -c '
 import sys
