@@ -17,8 +17,10 @@
 # cost measures the exporters by CPU time per forwarded frame at a fixed rate (see cost() below), in both layouts
 # (COST_LAYOUTS=one-core: only with every thread on the worker's core).
 # headroom checks the target itself: the exporters-on bridge at 90% of the exporters-off loss-free rate (see below).
+# quota holds SipIps to QUOTA_PCT (default 50) percent of one core with the cgroup CPU controller, so that its
+# saturation rate falls well below the generator's ceiling, and offers more than that (see quota() below).
 # stall runs the stall probe on the worker's core (see stall_probe below).
-# MODES picks the rows (default: all): stall inspect busypoll exporters exporters-split paired paired-split cost headroom
+# MODES picks the rows (default: all): stall inspect busypoll exporters exporters-split paired paired-split cost headroom quota
 # behaviour forward v3 sendto kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +33,7 @@ SIZES=${SIZES:-"242 1000"}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RESULTS=$OUT/bridge-vs-kernel.txt
-MODES=${MODES:-"stall inspect busypoll exporters exporters-split paired paired-split cost headroom behaviour forward v3 sendto kernel"}
+MODES=${MODES:-"stall inspect busypoll exporters exporters-split paired paired-split cost headroom quota behaviour forward v3 sendto kernel"}
 ROUNDS=${ROUNDS:-3}
 want() { [[ " $MODES " == *" $1 "* ]]; }
 NOEXPORT="metrics:
@@ -48,7 +50,9 @@ sessions:
   idle_timeout: 1s
   linger: 0s
 baseline:
-  enabled: false" 
+  enabled: false"
+# EXPORT_YAML replaces the exporters-on configuration (to measure one exporter alone, say).
+EXPORT=${EXPORT_YAML:-$EXPORT}
 bridge_pid=""
 sink_pid=""
 # Core isolation, as a deployment would do it with isolcpus=: every kernel thread that may move (unbound ones such
@@ -79,7 +83,7 @@ unisolate() {
   while read -r p mask; do taskset -p "$mask" "$p" >/dev/null 2>&1 || true; done < $SAVED_MASKS
   rm -f $SAVED_MASKS
 }
-cleanup() { [ -n "$bridge_pid" ] && kill -TERM "$bridge_pid" 2>/dev/null; [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; wait 2>/dev/null || true; unisolate; tests/lab/lab.sh down; }
+cleanup() { [ -n "$bridge_pid" ] && kill -TERM "$bridge_pid" 2>/dev/null; [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; wait 2>/dev/null || true; unisolate; remove_quota; tests/lab/lab.sh down; }
 trap cleanup EXIT
 dotnet build -c Release SipIps.sln -nologo -v quiet >/dev/null
 
@@ -259,12 +263,22 @@ ${2:-$NOEXPORT}
 YAML
   ip netns exec $LAB-br taskset -c ${3:-1} $SIPIPS run --config $OUT/bench.yaml > $OUT/bench-bridge.log 2>&1 &
   bridge_pid=$!
+  # Under a CPU quota (the quota mode), every thread of SipIps shares it, or only the worker (QUOTA_SCOPE=worker).
+  if [ -n "${QUOTA_CG:-}" ] && [ "${QUOTA_SCOPE:-process}" = process ]; then echo $bridge_pid > $QUOTA_CG/cgroup.procs; fi
   for _ in $(seq 100); do grep -q "forwarding " $OUT/bench-bridge.log 2>/dev/null && break; sleep 0.1; done
   # The first second after start loses a few thousand frames (the ports settle after the offload changes): warm up
   # before measuring, so that the ramp's first trial measures the bridge and not its start.
   sleep 1
   ip netns exec $LAB-uac taskset -c 0 $GEN blast uac0 "$(mac)" 242 20000 1 >/dev/null
   sleep 0.5
+  # The worker threads are named once they run: limit them after the warm-up.
+  if [ -n "${QUOTA_CG:-}" ] && [ "${QUOTA_SCOPE:-process}" = worker ]; then
+    local t moved=0
+    for t in /proc/$bridge_pid/task/*; do
+      case "$(cat $t/comm 2>/dev/null)" in *#*) echo "${t##*/}" > $QUOTA_CG/tasks; moved=$((moved + 1)) ;; esac
+    done
+    [ $moved -gt 0 ] || echo "quota: no worker thread found to limit" >&2
+  fi
 }
 
 stop_sipips() { kill -TERM $bridge_pid; wait $bridge_pid 2>/dev/null || true; bridge_pid=""; }
@@ -337,6 +351,64 @@ exporter_stats() { # T0 T1 "counts at T0"
 
 clf_dropped() { # -> CLF records the running bridge's queues could not take so far
   ip netns exec $LAB-br curl -sf http://127.0.0.1:9464/metrics | awk '$1=="sipips_exporter_queue_dropped_total{exporter=\"clf\"}" {print $2}'
+}
+
+# A cgroup whose CPU controller holds its processes to QUOTA_PCT percent of one core (cgroup v1 cpu, or v2 cpu.max),
+# over 10 ms periods: a throttled SipIps waits at most a few milliseconds, which its 32 MiB rings absorb. Prints the
+# cgroup's path, or nothing when this machine has no CPU controller to use.
+QUOTA_V1=/sys/fs/cgroup/cpu/sipips-bench QUOTA_V2=/sys/fs/cgroup/sipips-bench
+quota_cgroup() {
+  local pct=${QUOTA_PCT:-50} period=10000
+  if [ -w /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    mkdir -p $QUOTA_V1
+    echo $period > $QUOTA_V1/cpu.cfs_period_us; echo $(( period * pct / 100 )) > $QUOTA_V1/cpu.cfs_quota_us
+    echo $QUOTA_V1
+  elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    mkdir -p $QUOTA_V2 && echo "$(( period * pct / 100 )) $period" > $QUOTA_V2/cpu.max && echo $QUOTA_V2
+  fi
+}
+remove_quota() { rmdir $QUOTA_V1 $QUOTA_V2 2>/dev/null || true; }
+
+# quota SIZE: the exporters' cost at saturation, read without a search. SipIps runs under the quota cgroup; the
+# generator offers QUOTA_OFFER pkt/s, more than SipIps can then forward and less than the generator's own ceiling, for
+# SECONDS_PER_RUN. What reaches the UAS is then SipIps's saturation rate, averaged over the run (the ring drops the
+# rest). Exporters off and on in turn, the order swapped each round, ROUNDS rounds. The CLF records written and
+# dropped are counted: a record dropped at a full queue would make the exporters look cheaper than they are.
+quota() { # SIZE LABEL [BRIDGE-YAML CPUS]
+  local size=$1 label=$2 layout=${3:-} cpus=${4:-1} offer=${QUOTA_OFFER:-240000} round first offered loss off on gen ratios="" r0 r1 d0 d1 clf w0 s0 c0 o0 w1 s1 c1 o1 jo jn
+  for round in $(seq $ROUNDS); do
+    first=off; [ $((round % 2)) = 0 ] && first=on
+    for which in $first $([ $first = off ] && echo on || echo off); do
+      if [ $which = off ]; then
+        start_sipips "$layout" "$NOEXPORT" $cpus
+        read -r w0 s0 c0 o0 < <(thread_jiffies)
+        read -r off loss gen < <(trial "$size" $offer $SECONDS_PER_RUN)
+        read -r w1 s1 c1 o1 < <(thread_jiffies)
+        jo="$((w1-w0)) $((s1-s0)) $((c1-c0)) $((o1-o0))"
+        stop_sipips
+      else
+        start_sipips "$layout" "$EXPORT" $cpus; scraper & scraper_pid=$!
+        r0=$(exporter_counts | awk '{print $1}'); d0=$(clf_dropped)
+        read -r w0 s0 c0 o0 < <(thread_jiffies)
+        read -r on loss offered < <(trial "$size" $offer $SECONDS_PER_RUN)
+        read -r w1 s1 c1 o1 < <(thread_jiffies)
+        jn="$((w1-w0)) $((s1-s0)) $((c1-c0)) $((o1-o0))"
+        r1=$(exporter_counts | awk '{print $1}'); d1=$(clf_dropped)
+        kill $scraper_pid; stop_sipips; rm -f $OUT/bench.clf*
+        clf="CLF $(python3 -c "print(f'{$r1-$r0:,.0f} records written, {${d1:-0}-${d0:-0}:,.0f} dropped')")"
+      fi
+    done
+    python3 -c "print(f'  round {$round} ($first first): offered {$offer:,} pkt/s (generator reached {$gen:,.0f} and {$offered:,.0f}); delivered with exporters off {$off:,.0f}, on {$on:,.0f} pkt/s ({($on/$off-1)*100:+.1f}%); $clf')" | tee -a $RESULTS
+    # Where the CPU went, in us per forwarded frame (jiffies of 10 ms over the frames of the run).
+    python3 -c "
+off = [int(x) for x in '$jo'.split()]; on = [int(x) for x in '$jn'.split()]
+f0, f1 = $off * $SECONDS_PER_RUN, $on * $SECONDS_PER_RUN
+us = lambda j, f: j * 1e4 / f
+print(f'    CPU per frame (us), off -> on: worker {us(off[0], f0):.2f} -> {us(on[0], f1):.2f}, session thread {us(on[1], f1):.2f}, CLF thread {us(on[2], f1):.2f}, other threads {us(off[3], f0):.2f} -> {us(on[3], f1):.2f}')" | tee -a $RESULTS
+    ratios="$ratios $(python3 -c "print($on/$off)")"
+  done
+  python3 -c "import statistics; r=sorted(float(x) for x in '$ratios'.split()); print(f'$label, saturated under a ${QUOTA_PCT:-50}% CPU quota ({len(r)} rounds, $size B): median change {(statistics.median(r)-1)*100:+.1f}% (rounds: {\", \".join(f\"{(x-1)*100:+.1f}%\" for x in r)})')" | tee -a $RESULTS
 }
 
 paired() { # SIZE [LABEL BRIDGE-YAML CPUS]: ROUNDS pairs of saturation rates, exporters off then on, same layout
@@ -472,6 +544,22 @@ for size in $SIZES; do
   fi
   if want paired; then paired "$size"; fi
   if want headroom; then headroom "$size"; fi
+  if want quota; then
+    QUOTA_CG=$(quota_cgroup)
+    if [ -n "$QUOTA_CG" ]; then
+      if [[ " ${QUOTA_SCOPES:-process worker} " == *" process "* ]]; then
+        QUOTA_SCOPE=process quota "$size" "sipips + all exporters, every thread under the quota on the worker core"
+      fi
+      # The deployment layout: the worker alone on its core, under the quota; the exporters on the management core.
+      if [[ " ${QUOTA_SCOPES:-process worker} " == *" worker "* ]] && [ -e $QUOTA_CG/tasks ]; then
+        QUOTA_SCOPE=worker quota "$size" "sipips + all exporters on the management core, the worker under the quota" "  cpus: [1]
+  management_cpus: [0]" 0,1
+      fi
+    else
+      echo "quota: skipped, no cgroup CPU controller to set a quota with" | tee -a $RESULTS
+    fi
+    QUOTA_CG=""
+  fi
   if want cost; then
     cost "$size" "exporters' CPU per frame, one core" "" 1
     [ "${COST_LAYOUTS:-both}" = one-core ] || cost "$size" "exporters' CPU per frame, management core" "  cpus: [1]
