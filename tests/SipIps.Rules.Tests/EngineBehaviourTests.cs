@@ -36,6 +36,35 @@ public class EngineBehaviourTests
         return passed;
     }
 
+    [Theory]
+    [InlineData("sip:alice@", "sip:bob@198.51.100.20")]          // From: a user and no host
+    [InlineData("sip:alice@example.com", "sip:bob@-bad-.example")] // To: a host that is no host name
+    [InlineData("sip:@example.com", "sip:bob@198.51.100.20")]    // From: '@' with no user
+    public void Rules_keyed_on_uris_count_messages_whose_uri_did_not_parse(string from, string to)
+    {
+        // Invalid messages go through the rules too (a flood of garbage is an attack). A SIP URI whose host did not
+        // parse is keyed by its text; it once read the missing host's slice and threw.
+        var h = new Harness(Harness.Parse("""
+            rules:
+              - id: per-uri
+                description: flood per URI
+                severity: high
+                match: { type: request }
+                key: from_uri+to_uri
+                window: 1s
+                threshold: 5
+                score: 100
+                actions: [alert]
+            """));
+        for (int i = 0; i < 5; i++)
+        {
+            h.Send(Harness.Request("INVITE", "sip:bob@198.51.100.20", from, to, h.NewCallId()), Attacker, Server);
+            h.Clock.AdvanceMs(1);
+        }
+        var alert = Assert.Single(h.Sink.Alerts);
+        Assert.Contains(from.Split('@')[0], ListSink.Key(alert));
+    }
+
     [Fact]
     public void A_reload_that_keeps_a_rule_id_keeps_its_counters()
     {

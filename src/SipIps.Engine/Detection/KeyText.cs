@@ -192,13 +192,14 @@ public static class KeyText
     }
 
     /// <summary>
-    /// A URI as scheme:user@host[:port], without parameters or headers; other schemes as written up to ';'. Each
-    /// part is escaped and cut on its own, so the whole fits <see cref="KeyText.MaxCanonicalLength"/>.
+    /// A URI as scheme:user@host[:port], without parameters or headers; other schemes, and a SIP URI whose host did
+    /// not parse (an invalid message's), as written up to ';'. Each part is escaped and cut on its own, so the whole
+    /// fits <see cref="KeyText.MaxCanonicalLength"/>.
     /// </summary>
     public static int WriteUri(ReadOnlySpan<byte> buffer, in SipUri uri, Span<byte> dest)
     {
         if (!uri.Text.IsPresent) return -1;
-        if (uri.Scheme is UriScheme.Sip or UriScheme.Sips)
+        if (uri.Scheme is UriScheme.Sip or UriScheme.Sips && uri.Host.IsPresent)
         {
             int n = 0;
             var scheme = uri.Scheme == UriScheme.Sip ? "sip:"u8 : "sips:"u8;
