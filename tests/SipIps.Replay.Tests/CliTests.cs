@@ -126,6 +126,33 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_behaviour_rule_that_fires_on_the_last_window_of_the_capture_reaches_the_alerts_file()
+    {
+        // 45 requests from one source, each answered 404: 15 over 6 s, then 30 in the capture's last 60 ms. The shipped
+        // source-error-ratio rule needs 40 messages, and seconds are judged once they are over: only the final tick,
+        // for the capture's last second, sees enough.
+        // That tick once ran after the alert file was closed, and analyze ended with an internal error.
+        string path = Path.Combine(_dir, "errors.pcap");
+        var attacker = IPAddress.Parse("203.0.113.66");
+        var server = IPAddress.Parse("198.51.100.20");
+        using (var w = new PcapWriter(File.Create(path), LinkType.Ethernet))
+        {
+            long t = 1_767_225_600_000_000_000;
+            for (int i = 0; i < 45; i++)
+            {
+                var c = SipSamples.BenchmarkCall with { CallId = $"err-{i}@203.0.113.66", CallerIp = "203.0.113.66", Branch = $"z9hG4bKerr{i}" };
+                w.Write(t, PacketBuilder.Ethernet(PacketBuilder.Udp(attacker, server, 5060, 5060, Encoding.ASCII.GetBytes(SipSamples.InDialog(c, "OPTIONS", 1, c.Branch)))));
+                w.Write(t + 2_000_000, PacketBuilder.Ethernet(PacketBuilder.Udp(server, attacker, 5060, 5060, Encoding.ASCII.GetBytes(SipSamples.Response(c, 404, "Not Found", "OPTIONS")))));
+                t += i < 15 ? 400_000_000 : 2_000_000;
+            }
+        }
+        string alerts = Path.Combine(_dir, "errors.alerts");
+        var (code, _, stderr) = Run("analyze", path, "--json", "--rules", Path.Combine(Corpus.RepoRoot(), "rules"), "--alerts", alerts);
+        Assert.True(code == 0, stderr);
+        Assert.Contains(File.ReadAllLines(alerts), l => l.Contains("\"rule_id\":\"source-error-ratio\"") && l.Contains("\"key\":\"src_ip=203.0.113.66\""));
+    }
+
+    [Fact]
     public void Truncated_final_record_is_reported_but_the_report_is_made()
     {
         string path = WriteCapture(5);

@@ -203,17 +203,18 @@ internal static class AnalyzeCommand
             progress?.Clear();
             clock.Stop();
 
+            // Session tracking ends first: its last tick of the behaviour factors may still raise alerts, which the
+            // alert file and the summary below must hold.
+            flows.Finish(last);
+            if (collector is not null && !options.Json)
+                stderr.WriteLine($"sipips: netflow: {flows.Records:N0} session record(s) in {flows.Packets:N0} v9 packet(s) to {collector}" +
+                                 (flows.Errors > 0 ? $", {flows.Errors:N0} send error(s)" : ""));
             alerts?.Dispose();
             if (evidence is null && evidenceFile is not null) new PcapWriter(evidenceFile, LinkType.Ethernet).Dispose(); // an empty but valid file
             evidence?.Dispose();
             DetectionSummary? summary = detection is null ? null : new DetectionSummary(
                 rules!.Rules.Count, options.Mode, detection.RuleTotals(), detection.Totals(), alerts!, dropped, alertedFrames,
                 options.AlertsPath, options.EvidencePath);
-
-            flows.Finish(last);
-            if (collector is not null && !options.Json)
-                stderr.WriteLine($"sipips: netflow: {flows.Records:N0} session record(s) in {flows.Packets:N0} v9 packet(s) to {collector}" +
-                                 (flows.Errors > 0 ? $", {flows.Errors:N0} send error(s)" : ""));
             long clfRecords = 0;
             if (clf is not null)
             {
