@@ -335,6 +335,49 @@ public sealed class LiveExportTests : IDisposable
         Assert.Equal(0, tracker.Active);
     }
 
+    [Fact]
+    public void The_session_thread_counts_an_event_it_fails_on_and_goes_on()
+    {
+        // No worker writes an event whose text lengths pass their buffers; one stands here for any fault on the
+        // session thread. It must cost that event's record, counted and logged, and nothing else: the thread goes on,
+        // the session is expired, and the next session is exported.
+        using var collector = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        long now = 1_000_000_000;
+        var log = new List<string>();
+        using var exporter = new SessionExporter(
+            new SessionTrackerOptions { Capacity = 64, IdleTimeoutNs = 1_000_000_000, CallIdleTimeoutNs = 1_000_000_000 },
+            new NetFlowOptions { Collector = (IPEndPoint)collector.Client.LocalEndPoint! }, l => { lock (log) log.Add(l); },
+            clock: () => Volatile.Read(ref now));
+        var ring = exporter.AddWorker();
+        exporter.Start();
+
+        void Publish(ulong callId, byte callIdLength)
+        {
+            Assert.True(ring.TryClaim(out int slot));
+            ref var e = ref ring[slot];
+            e = default;
+            e.Kind = SessionEventKind.Sip;
+            e.IsRequest = true;
+            e.Method = SipMethod.Options;
+            e.CallIdHash = callId;
+            e.TimestampNs = 1_000_000_000;
+            e.Source = Engine.Common.IpAddr.FromV4(0xC000020A);
+            e.Destination = Engine.Common.IpAddr.FromV4(0xC6336414);
+            e.CallIdLength = callIdLength;
+            ring.Publish();
+        }
+        Publish(1, 200);
+        Assert.True(WaitFor(() => exporter.Tracker.Active == 1));
+        Volatile.Write(ref now, 5_000_000_000);
+        Assert.True(WaitFor(() => exporter.Faults.Count == 1 && exporter.Tracker.Active == 0), $"faults {exporter.Faults.Count}, active {exporter.Tracker.Active}");
+        Publish(2, 10);
+        Assert.True(WaitFor(() => exporter.Tracker.Active == 1));
+        Volatile.Write(ref now, 9_000_000_000);
+        Assert.True(WaitFor(() => exporter.Writer!.RecordsWritten == 2), $"records {exporter.Writer!.RecordsWritten}");
+        Assert.Equal(1, exporter.Faults.Count);
+        lock (log) Assert.Contains(log, l => l.Contains("sessions: internal error exporting a session record"));
+    }
+
     private sealed class ListSink(List<(SessionState, SessionEndReason)> list) : ISessionSink
     {
         public void OnSession(in SessionState session, SessionEndReason reason) => list.Add((session, reason));

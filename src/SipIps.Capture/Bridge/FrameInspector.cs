@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using SipIps.Engine.Common;
 using SipIps.Engine.Enforcement;
 using SipIps.Engine.Packets;
 using SipIps.Engine.Pipeline;
@@ -11,11 +11,11 @@ namespace SipIps.Capture.Bridge;
 /// </summary>
 public sealed class FrameInspector(SipEngine engine, WorkerCounters counters, Action<string> log, string name)
 {
-    private long _lastLogTicks = long.MinValue;
+    private readonly FaultLimiter _faults = new();
 
     public SipEngine Engine { get; } = engine;
     public volatile ExceptionPolicy Policy;
-    public long Logged { get; private set; }
+    public long Logged => _faults.Logged;
 
     public Verdict Inspect(ReadOnlySpan<byte> frame, long timestampNs, int wireLength, int vlanTci)
     {
@@ -26,11 +26,8 @@ public sealed class FrameInspector(SipEngine engine, WorkerCounters counters, Ac
         catch (Exception e)
         {
             counters.Exceptions++;
-            long now = Stopwatch.GetTimestamp();
-            if (_lastLogTicks == long.MinValue || now - _lastLogTicks > Stopwatch.Frequency * 10)
+            if (_faults.Note())
             {
-                _lastLogTicks = now;
-                Logged++;
                 log($"worker {name}: internal error on a frame ({e.GetType().Name}: {e.Message}); exception policy {(Policy == ExceptionPolicy.FailOpen ? "fail-open: forwarded" : "fail-closed: dropped")}");
             }
             return Policy == ExceptionPolicy.FailOpen ? Verdict.Pass : Verdict.Drop(DropReason.ExceptionPolicy);

@@ -1,3 +1,4 @@
+using SipIps.Engine.Common;
 using SipIps.Engine.Sessions;
 using SipIps.Export.Clf;
 
@@ -53,6 +54,8 @@ public sealed class ClfLogWriter : IDisposable
     }
 
     public long Written { get; private set; }
+    /// <summary>Internal errors of this thread (each also counted in <see cref="WriteErrors"/>).</summary>
+    public FaultLimiter Faults { get; } = new();
     public long WriteErrors { get; private set; }
     public long Rotations { get; private set; }
 
@@ -123,7 +126,16 @@ public sealed class ClfLogWriter : IDisposable
             int i = 0;
             for (; i < 16384 && ring.TryRead(out var record); i++)
             {
-                Add(record, now);
+                try
+                {
+                    Add(record, now);
+                }
+                catch (Exception x)
+                {
+                    // A record that trips a fault is lost and counted; the thread goes on.
+                    WriteErrors++;
+                    if (Faults.Note()) _log($"clf: internal error on a record (dropped): {x.GetType().Name}: {x.Message}");
+                }
                 ring.Release();
                 n++;
             }

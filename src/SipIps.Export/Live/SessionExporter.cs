@@ -1,5 +1,6 @@
 using System.Net;
 using SipIps.Engine.Behaviour;
+using SipIps.Engine.Common;
 using SipIps.Engine.Detection;
 using SipIps.Engine.Sessions;
 using SipIps.Export.NetFlow;
@@ -124,36 +125,27 @@ public sealed class SessionExporter : IDisposable, ISessionSink
                 int i = 0;
                 for (; i < 4096 && ring.TryPeek(out int slot); i++)
                 {
-                    ref var e = ref ring[slot];
-                    Tracker.OnEvent(e);
-                    if (Monitor is not null) Behaviour.OnEvent(e);
+                    try
+                    {
+                        ref var e = ref ring[slot];
+                        Tracker.OnEvent(e);
+                        if (Monitor is not null) Behaviour.OnEvent(e);
+                    }
+                    catch (Exception x)
+                    {
+                        Fault(x, "on a session event (dropped)");
+                    }
                     ring.Release();
                 }
                 if (i == 4096) full = true;
             }
-            long now = _clock();
-            if (Monitor is not null)
+            try
             {
-                // Once a second (Tick returns at once within a second); readers of the factor values take the lock.
-                if (_behaviour?.Mode is { } mode) Monitor.Mode = mode();
-                lock (_behaviourLock) Monitor.Tick(now);
-                if (now >= nextSave)
-                {
-                    SaveBaseline();
-                    nextSave = now + 300_000_000_000;
-                }
+                Periodic(ref nextExpire, ref nextFlush, ref nextSave);
             }
-            if (now >= nextExpire)
+            catch (Exception x)
             {
-                Tracker.Expire(now);
-                nextExpire = now + 100_000_000;
-            }
-            if (_writer is not null && now >= nextFlush)
-            {
-                // Records wait at most a second for a full packet; templates go out on time even when idle.
-                _writer.Flush(now);
-                if (_writer.TemplatesDue(now)) _writer.SendTemplates(now);
-                nextFlush = now + 1_000_000_000;
+                Fault(x, "in the periodic work (expiry, flow export, behaviour)");
             }
             // Events are taken in batches: the thread rests unless a ring still had more than a batch, so that it does not
             // wake for every few events on a core it may share with a worker.
@@ -161,9 +153,58 @@ public sealed class SessionExporter : IDisposable, ISessionSink
         }
     }
 
+    /// <summary>
+    /// Internal errors of this thread: an event that trips a fault is dropped and counted, and the thread goes on; it
+    /// never takes the process down with it.
+    /// </summary>
+    public FaultLimiter Faults { get; } = new();
+
+    private void Fault(Exception x, string where)
+    {
+        if (Faults.Note()) _log($"sessions: internal error {where}: {x.GetType().Name}: {x.Message}");
+    }
+
+    private void Periodic(ref long nextExpire, ref long nextFlush, ref long nextSave)
+    {
+        long now = _clock();
+        if (Monitor is not null)
+        {
+            // Once a second (Tick returns at once within a second); readers of the factor values take the lock.
+            if (_behaviour?.Mode is { } mode) Monitor.Mode = mode();
+            lock (_behaviourLock) Monitor.Tick(now);
+            if (now >= nextSave)
+            {
+                SaveBaseline();
+                nextSave = now + 300_000_000_000;
+            }
+        }
+        if (now >= nextExpire)
+        {
+            Tracker.Expire(now);
+            nextExpire = now + 100_000_000;
+        }
+        if (_writer is not null && now >= nextFlush)
+        {
+            // Records wait at most a second for a full packet; templates go out on time even when idle.
+            _writer.Flush(now);
+            if (_writer.TemplatesDue(now)) _writer.SendTemplates(now);
+            nextFlush = now + 1_000_000_000;
+        }
+    }
+
     void ISessionSink.OnSession(in SessionState session, SessionEndReason reason)
     {
-        if (_writer is not null) SessionFlows.Write(_writer, session, reason, _clock());
+        if (_writer is null) return;
+        // Caught here, per session, so that the expiry pass that ends it goes on and removes it: a session that
+        // failed to export would otherwise fail again on every pass.
+        try
+        {
+            SessionFlows.Write(_writer, session, reason, _clock());
+        }
+        catch (Exception x)
+        {
+            Fault(x, "exporting a session record (left incomplete)");
+        }
     }
 
     /// <summary>The factor values of both windows at the last evaluation (a copy, under the lock).</summary>
@@ -198,7 +239,14 @@ public sealed class SessionExporter : IDisposable, ISessionSink
         foreach (var ring in _rings)
             while (ring.TryPeek(out int slot))
             {
-                Tracker.OnEvent(ring[slot]);
+                try
+                {
+                    Tracker.OnEvent(ring[slot]);
+                }
+                catch (Exception x)
+                {
+                    Fault(x, "on a session event (dropped)");
+                }
                 ring.Release();
             }
         Tracker.Flush();

@@ -182,6 +182,9 @@ internal sealed class BridgeMetrics(
         p.Sample("sipips_exporter_queue_dropped_total", clf?.Lost ?? 0, ("exporter", "clf"));
         p.Sample("sipips_exporter_queue_dropped_total", alertQueue.Lost, ("exporter", "alerts"));
         p.Sample("sipips_exporter_queue_dropped_total", evidence?.Lost ?? 0, ("exporter", "evidence"));
+        p.Family("sipips_exporter_internal_errors_total", "counter", "Events an exporter thread failed on: dropped and counted, the thread went on.");
+        p.Sample("sipips_exporter_internal_errors_total", sessions?.Faults.Count ?? 0, ("exporter", "sessions"));
+        p.Sample("sipips_exporter_internal_errors_total", clf?.Faults.Count ?? 0, ("exporter", "clf"));
         p.Family("sipips_gc_collections_total", "counter", "Garbage collections by generation (a collection pauses the workers).");
         for (int g = 0; g <= 2; g++) p.Sample("sipips_gc_collections_total", GC.CollectionCount(g), ("generation", g.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         p.Single("sipips_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes());
