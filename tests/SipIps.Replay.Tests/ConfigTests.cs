@@ -99,6 +99,29 @@ public class ConfigTests
         Assert.Null(SipIpsConfig.Parse("bridge:\n  pairs: [[a, b]]\nmetrics: off\n", "t.yaml").Export.Metrics);
     }
 
+    [Theory]
+    // An unclosed flow mapping before a comment: the YAML library's scanner fails it with no place of its own.
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  management_nice: {10\n# a comment\nmetrics: off\n", ":3:", "cannot be read after this point")]
+    // A key with a line break in it (a double-quoted escape): the error stays on one line.
+    [InlineData("bridge:\n  pairs: [[a, b]]\n  \"no\\npe\": 1\n", ":3:3:", "unknown key 'no\\npe' in bridge")]
+    public void Check_config_errors_are_one_placed_line_for_yaml_that_breaks_the_reader(string yaml, string place, string message)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sipips-config-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, yaml);
+        try
+        {
+            var r = CliTests.RunCli("check-config", path);
+            Assert.True(r.Code == 1, r.Stderr);
+            string line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"sipips: {path}{place}", line);
+            Assert.Contains(message, line);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Check_config_exit_codes()
     {

@@ -4,8 +4,24 @@ using YamlDotNet.Core.Events;
 namespace SipIps.Rules.Yaml;
 
 /// <summary>A configuration error with its place: rendered "file:line:column: message".</summary>
-public sealed class ConfigException(string file, int line, int column, string message) : Exception(message)
+public sealed class ConfigException(string file, int line, int column, string message) : Exception(OneLine(message))
 {
+    /// <summary>
+    /// An error is printed as one line: control characters that a quoted value may carry into the message (a line
+    /// break, a tab) are written as escapes.
+    /// </summary>
+    private static string OneLine(string message)
+    {
+        if (!message.Any(char.IsControl)) return message;
+        var b = new System.Text.StringBuilder(message.Length + 8);
+        foreach (char c in message)
+        {
+            if (!char.IsControl(c)) b.Append(c);
+            else b.Append(c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ => $"\\x{(int)c:X2}" });
+        }
+        return b.ToString();
+    }
+
     public string File { get; } = file;
     public int Line { get; } = line;
     public int Column { get; } = column;
@@ -51,6 +67,13 @@ public static class YamlTree
         catch (YamlException e)
         {
             throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, Clean(e.Message));
+        }
+        catch (InvalidOperationException)
+        {
+            // The YAML library's scanner fails some malformed input (an unclosed flow mapping before a comment, say)
+            // with no position of its own: the place is then the end of the last thing it read.
+            var last = parser.Current?.End;
+            throw new ConfigException(file, (int)(last?.Line ?? 1), (int)(last?.Column ?? 1), "the YAML cannot be read after this point (an unclosed { or [ ?)");
         }
     }
 
