@@ -153,6 +153,27 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void The_text_report_prints_no_terminal_controls_an_attacker_sent()
+    {
+        // A User-Agent with the escape sequences that retitle a terminal and clear its screen, and a Unicode
+        // override that displays text reversed: the report shows them as escapes, never as themselves.
+        string path = Path.Combine(_dir, "controls.pcap");
+        const string agent = "friendly\u001b]0;pwned\u0007\u001b[2J\u202Erenacs";
+        using (var w = new PcapWriter(File.Create(path), LinkType.Ethernet))
+        {
+            var c = SipSamples.BenchmarkCall with { UserAgent = agent };
+            var sip = Encoding.UTF8.GetBytes(SipSamples.Invite(c));
+            w.Write(1_700_000_000_000_000_000, PacketBuilder.Ethernet(PacketBuilder.Udp(IPAddress.Parse("203.0.113.9"), IPAddress.Parse("198.51.100.20"), 5060, 5060, sip)));
+        }
+        var (code, stdout, stderr) = Run("analyze", path, "--no-progress");
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.DoesNotContain('\u0007', stdout);
+        Assert.DoesNotContain('\u202E', stdout);
+        Assert.Contains("friendly\\u001B]0;pwned\\u0007\\u001B[2J\\u202Erenacs", stdout);
+    }
+
+    [Fact]
     public void Truncated_final_record_is_reported_but_the_report_is_made()
     {
         string path = WriteCapture(5);

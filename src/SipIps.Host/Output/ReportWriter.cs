@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using SipIps.Engine.Analysis;
 using SipIps.Engine.Packets;
@@ -340,7 +341,10 @@ internal static class ReportWriter
         {
             Section(o, $"Banned keys: {d.Alerts.BannedKeys.Count:N0}{(d.Mode == Engine.Detection.RuleMode.Detect ? " (detect-only: not enforced)" : "")}");
             foreach (var (key, rule, first, _) in d.Alerts.BannedKeys.Take(top))
-                o.WriteLine($"    {(key.Length > 52 ? key[..49] + "..." : key),-52} {rule,-26} {Iso(first)}");
+            {
+                string shown = Printable(key);
+                o.WriteLine($"    {(shown.Length > 52 ? shown[..49] + "..." : shown),-52} {rule,-26} {Iso(first)}");
+            }
             if (d.Alerts.BannedKeys.Count > top) o.WriteLine($"    ... and {d.Alerts.BannedKeys.Count - top:N0} more (see --json)");
         }
         if (d.AlertsPath is not null) o.WriteLine($"    alerts written to {d.AlertsPath}");
@@ -384,7 +388,28 @@ internal static class ReportWriter
         if (items.Count == 0) return;
         Section(o, title);
         foreach (var item in items)
-            Row(o, item.Key.Length > 60 ? item.Key[..57] + "..." : item.Key, item.Count, item.Error > 0 ? $"(±{item.Error:N0})" : null);
+        {
+            string key = Printable(item.Key);
+            Row(o, key.Length > 60 ? key[..57] + "..." : key, item.Count, item.Error > 0 ? $"(±{item.Error:N0})" : null);
+        }
+    }
+
+    /// <summary>
+    /// Text from the capture made safe for a terminal: control characters (an attacker's User-Agent can carry the
+    /// escape sequences that move a terminal's cursor, retitle its window or hide the lines above) and the Unicode
+    /// controls that reorder what is displayed are written as \uXXXX.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        static bool Unsafe(char c) => char.IsControl(c) || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
+        if (!text.Any(Unsafe)) return text;
+        var b = new StringBuilder(text.Length + 16);
+        foreach (char c in text)
+        {
+            if (Unsafe(c)) b.Append($"\\u{(int)c:X4}");
+            else b.Append(c);
+        }
+        return b.ToString();
     }
 
     private static void Section(TextWriter o, string title)
