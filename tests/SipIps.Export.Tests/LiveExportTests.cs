@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text;
+using FsCheck;
+using FsCheck.Fluent;
 using SipIps.Engine.Packets;
 using SipIps.Engine.Pipeline;
 using SipIps.Engine.Sessions;
@@ -376,6 +378,38 @@ public sealed class LiveExportTests : IDisposable
         Assert.True(WaitFor(() => exporter.Writer!.RecordsWritten == 2), $"records {exporter.Writer!.RecordsWritten}");
         Assert.Equal(1, exporter.Faults.Count);
         lock (log) Assert.Contains(log, l => l.Contains("sessions: internal error exporting a session record"));
+    }
+
+    [Fact]
+    public void The_live_exporters_take_frames_an_attacker_rewrote_without_an_internal_error()
+    {
+        // The bridge's path past the engine, as a worker drives it: the values of each message copied into the
+        // session and CLF rings, the session thread (tracking, RTP, NetFlow) and the CLF thread (formatting, the
+        // file). Hostile frames must cost them nothing but counted, bounded work: no fault, no record lost.
+        using var collector = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var log = new List<string>();
+        using var clf = new ClfLogWriter(new ClfLogOptions { Path = Path.Combine(_dir, "hostile.clf") }, l => { lock (log) log.Add(l); });
+        using var sessions = new SessionExporter(new SessionTrackerOptions { Capacity = 1024 },
+            new NetFlowOptions { Collector = (IPEndPoint)collector.Client.LocalEndPoint! }, l => { lock (log) log.Add(l); });
+        var sessionRing = sessions.AddWorker();
+        var clfRing = clf.AddWorker();
+        var engine = new SipEngine(new EngineOptions(), new LiveObserver(sessionRing, null, sessions.Media, clfRing));
+        clf.Start();
+        sessions.Start();
+        var cases = Gen.Choose(0, HostileFrames.Sources.Count - 1)
+            .SelectMany(s => Gen.Choose(0, int.MaxValue).Select(seed => (s, seed)));
+        Prop.ForAll(Arb.From(cases), ((int Source, int Seed) c) =>
+        {
+            var source = HostileFrames.Sources[c.Source];
+            foreach (var (ns, data) in HostileFrames.Mutate(source, c.Seed))
+                engine.ProcessFrame(data, source.Link, ns, data.Length);
+            // Keep the rings from overflowing: the test is about faults, not about a full queue.
+            Assert.True(WaitFor(() => sessionRing.Count == 0 && clf.Written + clf.WriteErrors >= clfRing.Published));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(int.TryParse(Environment.GetEnvironmentVariable("SIPIPS_FUZZ_CASES"), out int n) && n > 0 ? n : 120));
+        lock (log) Assert.True(sessions.Faults.Count == 0 && clf.Faults.Count == 0, string.Join("\n", log));
+        Assert.Equal(0, clf.WriteErrors);
+        Assert.Equal(0, sessionRing.Lost + clfRing.Lost);
+        Assert.True(clf.Written > 1000, $"{clf.Written} records");
     }
 
     private sealed class ListSink(List<(SessionState, SessionEndReason)> list) : ISessionSink

@@ -25,142 +25,6 @@ public class MutatedCaptureTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly string[] s_captures =
-    [
-        "zeek-sip/traces/wireshark.pcap",
-        "suricata-verify-sip/sip-tcp-method/sip-tcp.pcap",
-        "suricata-verify-sip/sip-body-frames/public-cloudshark-sip-s0.pcap",
-        "suricata-verify-sip/sip-sdp/sdp.pcap",
-        "transport-edge-cases/sngrep/ipip.pcap",
-        "transport-edge-cases/heplify/sip_sctp.pcap",
-        "transport-edge-cases/heplify/sip_ipv6_udp.pcap",
-        "transport-edge-cases/heplify/sip_ipv4_tcp.pcap",
-        "ndpi/pcap/rtp.pcapng",
-        "sip-attacks-initconf/traces/SIP-3700-unauthorized-401.pcap",
-    ];
-
-    private sealed record Source(string Name, LinkType Link, List<(long Ns, byte[] Data)> Frames);
-
-    private static readonly Lazy<List<Source>> s_sources = new(LoadSources);
-
-    private static List<Source> LoadSources()
-    {
-        var sources = new List<Source> { Generated() };
-        foreach (var relative in s_captures)
-        {
-            using var reader = CaptureFileReader.Open(Corpus.Path(relative.Split('/')));
-            var frames = new List<(long, byte[])>();
-            LinkType? link = null;
-            while (frames.Count < 300 && reader.TryReadNext(out var f))
-            {
-                link ??= f.Link;
-                if (f.Link == link) frames.Add((f.TimestampNs, f.Data.ToArray()));
-            }
-            Assert.True(frames.Count > 0, $"{relative} has no frames");
-            sources.Add(new Source(relative, link!.Value, frames));
-        }
-        return sources;
-    }
-
-    /// <summary>A call through every path of the decoder: fragments, TCP, SCTP, VLAN tags, IPv6 and RTP.</summary>
-    private static Source Generated()
-    {
-        var c = SipSamples.BenchmarkCall;
-        var caller = IPAddress.Parse(c.CallerIp);
-        var callee = IPAddress.Parse(c.CalleeIp);
-        var caller6 = IPAddress.Parse("2001:db8::10");
-        var callee6 = IPAddress.Parse("2001:db8::20");
-        byte[] invite = Encoding.ASCII.GetBytes(SipSamples.Invite(c));
-        byte[] ok = Encoding.ASCII.GetBytes(SipSamples.Response(c, 200, "OK", body: SipSamples.AnswerSdp(c)));
-        byte[] ack = Encoding.ASCII.GetBytes(SipSamples.InDialog(c, "ACK", 1, "z9hG4bKack1"));
-        byte[] bye = Encoding.ASCII.GetBytes(SipSamples.InDialog(c, "BYE", 2, "z9hG4bKbye1"));
-        var frames = new List<byte[]>();
-        foreach (var f in PacketBuilder.FragmentV4(PacketBuilder.Udp(caller, callee, 5060, 5060, invite, ipId: 7), 256))
-            frames.Add(PacketBuilder.Ethernet(f));
-        foreach (var f in PacketBuilder.FragmentV6(PacketBuilder.Udp(caller6, callee6, 5060, 5060, invite), 256, 9))
-            frames.Add(PacketBuilder.Ethernet(f, 100));
-        frames.Add(PacketBuilder.Ethernet(PacketBuilder.Udp(callee, caller, 5060, 5060, Encoding.ASCII.GetBytes(SipSamples.Response(c, 180, "Ringing"))), 10, 20));
-        frames.Add(PacketBuilder.Ethernet(PacketBuilder.Udp(callee, caller, 5060, 5060, ok)));
-        frames.Add(PacketBuilder.Ethernet(PacketBuilder.Udp(caller, callee, 5060, 5060, ack)));
-        for (int i = 0; i < 4; i++)
-        {
-            var rtp = new byte[172];
-            rtp[0] = 0x80;
-            rtp[2] = (byte)i;
-            rtp[11] = 0x42;
-            frames.Add(PacketBuilder.Ethernet(PacketBuilder.Udp(caller, callee, 40000, (ushort)c.MediaPort, rtp)));
-        }
-        // The BYE over TCP, in three segments after the handshake.
-        uint seq = 1000;
-        frames.Add(PacketBuilder.Ethernet(PacketBuilder.Tcp(caller, callee, 40001, 5060, seq - 1, 0, 0x02, [])));
-        for (int at = 0; at < bye.Length; at += 120)
-        {
-            var part = bye.AsSpan(at, Math.Min(120, bye.Length - at));
-            frames.Add(PacketBuilder.Ethernet(PacketBuilder.Tcp(caller, callee, 40001, 5060, seq + (uint)at, 1, 0x18, part)));
-        }
-        frames.Add(PacketBuilder.Ethernet(PacketBuilder.Sctp(caller, callee, 5060, 5060,
-            (bye.AsSpan(0, 100).ToArray(), true, false, 1u), (bye.AsSpan(100).ToArray(), false, true, 2u))));
-        long t = 1_700_000_000_000_000_000;
-        return new Source("generated call", LinkType.Ethernet, frames.Select((f, i) => (t + i * 1_000_000L, f)).ToList());
-    }
-
-    // Bytes on the boundaries parsers decide on: lengths, separators, line ends, high bits.
-    private static readonly byte[] s_interesting = [0x00, 0x01, 0x05, 0x08, 0x0A, 0x0D, 0x20, 0x22, 0x2C, 0x2F, 0x3A, 0x3B, 0x3C, 0x3E, 0x40, 0x45, 0x7F, 0x80, 0xFE, 0xFF];
-
-    /// <summary>Rewrites the frames of <paramref name="source"/> as the generator seeded with <paramref name="seed"/> decides.</summary>
-    private static List<(long Ns, byte[] Data)> Mutate(Source source, int seed)
-    {
-        var rnd = new Random(seed);
-        var frames = source.Frames.Select(f => (f.Ns, (byte[])f.Data.Clone())).ToList();
-        int edits = 1 + rnd.Next(Math.Max(1, frames.Count));
-        for (int e = 0; e < edits; e++)
-        {
-            int i = rnd.Next(frames.Count);
-            var (ns, data) = frames[i];
-            switch (rnd.Next(8))
-            {
-                case 0 when data.Length > 0:
-                    data[rnd.Next(data.Length)] ^= (byte)(1 << rnd.Next(8));
-                    break;
-                case 1 when data.Length > 0:
-                    data[rnd.Next(data.Length)] = s_interesting[rnd.Next(s_interesting.Length)];
-                    break;
-                case 2 when data.Length > 1:
-                    // Both bytes of a 16-bit field (a length, a port, an offset) at once.
-                    int at = rnd.Next(data.Length - 1);
-                    data[at] = s_interesting[rnd.Next(s_interesting.Length)];
-                    data[at + 1] = s_interesting[rnd.Next(s_interesting.Length)];
-                    break;
-                case 3:
-                    data = data.AsSpan(0, rnd.Next(data.Length + 1)).ToArray();
-                    break;
-                case 4:
-                    var longer = new byte[data.Length + 1 + rnd.Next(64)];
-                    data.CopyTo(longer, 0);
-                    rnd.NextBytes(longer.AsSpan(data.Length));
-                    data = longer;
-                    break;
-                case 5:
-                    // A run of bytes from another frame, at the same or another place.
-                    var other = frames[rnd.Next(frames.Count)].Item2;
-                    if (other.Length == 0 || data.Length == 0) break;
-                    int from = rnd.Next(other.Length), to = rnd.Next(data.Length);
-                    int n = Math.Min(rnd.Next(1, 48), Math.Min(other.Length - from, data.Length - to));
-                    other.AsSpan(from, n).CopyTo(data.AsSpan(to));
-                    break;
-                case 6:
-                    frames.Insert(rnd.Next(frames.Count + 1), (ns, (byte[])data.Clone()));
-                    break;
-                default:
-                    int j = rnd.Next(frames.Count);
-                    (frames[i], frames[j]) = (frames[j], frames[i]);
-                    continue;
-            }
-            frames[i] = (ns, data);
-        }
-        return frames;
-    }
-
     private static readonly string[] s_files =
     [
         "ndpi/pcap/sip_hello.pcapng",
@@ -189,7 +53,7 @@ public class MutatedCaptureTests : IDisposable
                 // Headers sit at the start and at each record's start: half the edits fall in the first 64 bytes.
                 int at = rnd.Next(2) == 0 ? rnd.Next(Math.Min(64, bytes.Length)) : rnd.Next(bytes.Length);
                 int width = Math.Min(1 << rnd.Next(3), bytes.Length - at);
-                for (int k = 0; k < width; k++) bytes[at + k] = s_interesting[rnd.Next(s_interesting.Length)];
+                for (int k = 0; k < width; k++) bytes[at + k] = HostileFrames.Interesting[rnd.Next(HostileFrames.Interesting.Length)];
             }
             if (rnd.Next(4) == 0) bytes = bytes.AsSpan(0, rnd.Next(bytes.Length + 1)).ToArray();
             string path = Path.Combine(_dir, $"file{run++}.cap");
@@ -211,14 +75,14 @@ public class MutatedCaptureTests : IDisposable
     [Fact]
     public void Analyze_with_every_output_survives_captures_an_attacker_rewrote()
     {
-        var sources = s_sources.Value;
+        var sources = HostileFrames.Sources;
         string rules = Path.Combine(Corpus.RepoRoot(), "rules");
         int run = 0;
         var cases = Gen.Choose(0, sources.Count - 1).SelectMany(s => Gen.Choose(0, int.MaxValue).Select(seed => (s, seed)));
         Prop.ForAll(Arb.From(cases), ((int Source, int Seed) c) =>
         {
             var source = sources[c.Source];
-            var frames = Mutate(source, c.Seed);
+            var frames = HostileFrames.Mutate(source, c.Seed);
             string capture = Path.Combine(_dir, $"case{run}.pcap");
             string outputs = Path.Combine(_dir, $"out{run++}");
             using (var file = File.Create(capture))
