@@ -141,6 +141,13 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         return p;
     }
 
+    /// <summary>Stops a capture with SIGINT and waits: tshark then writes what it still buffers, which a kill loses.</summary>
+    internal static void StopCapture(Process capture)
+    {
+        Lab.Run("kill", ["-INT", capture.Id.ToString()], TimeSpan.FromSeconds(5));
+        Assert.True(capture.WaitForExit(15_000), "tshark did not stop");
+    }
+
     /// <summary>
     /// The frames a host sent, as hex. ARP and IPv6 neighbour discovery are left out: their timers fire on their
     /// own and may land at one capture's edge but not the other's.
@@ -178,11 +185,7 @@ public class BridgeTests(RunningBridge fixture, ITestOutputHelper output) : ICla
         Assert.Contains(" 0% packet loss", v6.Stdout);
         Assert.Equal(20, Sipp(20, 20, ipv6: false).Successful);
         Thread.Sleep(500);
-        foreach (var c in new[] { capA, capB })
-        {
-            Lab.Run("kill", ["-INT", c.Id.ToString()], Short);
-            Assert.True(c.WaitForExit(15_000));
-        }
+        foreach (var c in new[] { capA, capB }) StopCapture(c);
         string uacMac = Mac(Lab, "uac", "uac0"), uasMac = Mac(Lab, "uas", "uas0");
         var aToB = (Frames(sideA, uacMac), Frames(sideB, uacMac));
         var bToA = (Frames(sideB, uasMac), Frames(sideA, uasMac));

@@ -44,8 +44,7 @@ public class DetectionLabTests(ITestOutputHelper output)
         server.Kill(true);
         Thread.Sleep(500);
         var status = JsonDocument.Parse(lab.Status(json: true)).RootElement.Clone();
-        cap.Kill(true);
-        cap.WaitForExit();
+        BridgeTests.StopCapture(cap);
         lab.StopBridge();
 
         var (ok, failed) = Lab.SippCalls(File.Exists(screen) ? File.ReadAllText(screen) : "");

@@ -49,6 +49,7 @@ public sealed class Lab : IDisposable
             LabCommand("down");
             throw new InvalidOperationException($"lab up failed: {up.Stderr}");
         }
+        WaitSettled();
     }
 
     public string BridgeLog
@@ -128,6 +129,22 @@ public sealed class Lab : IDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"sipips did not start: {BridgeLog}");
             Thread.Sleep(50);
         }
+    }
+
+    /// <summary>
+    /// Waits until the new hosts have finished configuring their IPv6 addresses (no address is tentative), then for
+    /// the unsolicited MLD reports that follow (up to two, a second apart). Tests that count frames then see only the
+    /// traffic they make: some of those first reports, sent while the lab's links had just come up, were missing on the
+    /// far side in runs that started at once.
+    /// </summary>
+    private void WaitSettled()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        foreach (var node in new[] { "uac", "uas", "atk" })
+            while (Exec(node, TimeSpan.FromSeconds(5), "ip", "-6", "addr", "show", "tentative").Stdout.Contains("inet6", StringComparison.Ordinal)
+                   && DateTime.UtcNow < deadline)
+                Thread.Sleep(100);
+        Thread.Sleep(2000);
     }
 
     public Process? Bridge => _bridge;

@@ -106,8 +106,7 @@ public class ObservabilityTests(ITestOutputHelper output)
         Thread.Sleep(500);
         Lab.Run("kill", ["-TERM", nfcapd.Id.ToString()], TimeSpan.FromSeconds(5));
         Assert.True(nfcapd.WaitForExit(10_000), "nfcapd did not stop");
-        capture.Kill(true);
-        capture.WaitForExit();
+        BridgeTests.StopCapture(capture); // a kill instead lost the last flow packet once
         prometheus.Kill(true);
 
         // nfdump: one record per call, with the standard fields right.
