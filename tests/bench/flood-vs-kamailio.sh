@@ -35,7 +35,7 @@ YAML
   rm -f "$out/alerts.json"
   "$lab" sipips run --config "$out/sipips.yaml" > "$out/bridge.log" 2>&1 &
   bridge=$!
-  for _ in $(seq 100); do grep -q "forwarding " "$out/bridge.log" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -q "^sipips: forwarding " "$out/bridge.log" 2>/dev/null && break; sleep 0.1; done
 }
 stop_bridge() { kill -TERM "$bridge"; wait "$bridge" || true; bridge=""; }
 

@@ -41,7 +41,7 @@ baseline:
 YAML
 "$lab" sipips run --config "$out/sipips.yaml" > "$out/bridge.log" 2>&1 &
 bridge_pid=$!
-for _ in $(seq 100); do grep -q "forwarding " "$out/bridge.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "^sipips: forwarding " "$out/bridge.log" 2>/dev/null && break; sleep 0.1; done
 cat "$out/bridge.log"
 
 echo
