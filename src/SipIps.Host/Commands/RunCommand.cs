@@ -458,7 +458,7 @@ internal static class RunCommand
             var t = x.Tracker;
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"  Sessions: {t.Active:N0} open ({t.ActiveCalls:N0} answered calls), {t.ActiveRegistrations:N0} registrations; {t.Exported:N0} exported, " +
-                $"{t.Evicted:N0} evicted; {t.RtpPackets:N0} RTP packets; {x.Lost:N0} events lost (queue full)");
+                $"{t.Evicted:N0} evicted; {t.RtpPackets:N0} RTP packets; {x.Lost:N0} events lost (queue full){(x.Faults.Count > 0 ? $"; {x.Faults.Count:N0} internal error(s)" : "")}");
             if (x.Writer is not null) sb.AppendLine(CultureInfo.InvariantCulture, $"  NetFlow v9: {x.FlowPackets:N0} packet(s), {x.Writer.RecordsWritten:N0} record(s), {x.SendErrors:N0} send error(s)");
             if (x.Monitor is { } m)
             {
@@ -475,7 +475,8 @@ internal static class RunCommand
             }
         }
         if (state.Clf is { } c)
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  SIP CLF: {c.Written:N0} record(s), {c.Lost:N0} lost (queue full), {c.WriteErrors:N0} write error(s), {c.Rotations:N0} rotation(s)");
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"  SIP CLF: {c.Written:N0} record(s), {c.Lost:N0} lost (queue full), {c.WriteErrors:N0} write error(s), {c.Rotations:N0} rotation(s){(c.Faults.Count > 0 ? $", {c.Faults.Count:N0} internal error(s)" : "")}");
         return sb.ToString();
     }
 
@@ -557,6 +558,7 @@ internal static class RunCommand
                 w.WriteNumber("netflow_packets", x.FlowPackets);
                 w.WriteNumber("netflow_records", x.Writer?.RecordsWritten ?? 0);
                 w.WriteNumber("netflow_send_errors", x.SendErrors);
+                w.WriteNumber("internal_errors", x.Faults.Count);
                 w.WriteEndObject();
                 if (x.Monitor is { } m)
                 {
@@ -578,6 +580,7 @@ internal static class RunCommand
                 w.WriteNumber("lost", c.Lost);
                 w.WriteNumber("write_errors", c.WriteErrors);
                 w.WriteNumber("rotations", c.Rotations);
+                w.WriteNumber("internal_errors", c.Faults.Count);
                 w.WriteEndObject();
             }
             w.WriteEndObject();

@@ -53,10 +53,13 @@ public static class HostileFrames
         return sources;
     }
 
-    /// <summary>A call through every path of the decoder: fragments, TCP, SCTP, VLAN tags, IPv6 and RTP.</summary>
-    private static Source Generated()
+    /// <summary>
+    /// A call through every path of the decoder: fragments, TCP, SCTP, VLAN tags, IPv6 and RTP, from
+    /// <paramref name="callerIp"/> (the lab's tests use an attacker's address, so that no rule accuses a real host).
+    /// </summary>
+    public static Source Generated(string callerIp = "192.0.2.10")
     {
-        var c = SipSamples.BenchmarkCall;
+        var c = SipSamples.BenchmarkCall with { CallerIp = callerIp };
         var caller = IPAddress.Parse(c.CallerIp);
         var callee = IPAddress.Parse(c.CalleeIp);
         var caller6 = IPAddress.Parse("2001:db8::10");
