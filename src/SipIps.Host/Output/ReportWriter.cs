@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using SipIps.Engine.Analysis;
+using SipIps.Engine.Common;
 using SipIps.Engine.Packets;
 using SipIps.Engine.Pipeline;
 using SipIps.Engine.Sip;
@@ -342,7 +342,7 @@ internal static class ReportWriter
             Section(o, $"Banned keys: {d.Alerts.BannedKeys.Count:N0}{(d.Mode == Engine.Detection.RuleMode.Detect ? " (detect-only: not enforced)" : "")}");
             foreach (var (key, rule, first, _) in d.Alerts.BannedKeys.Take(top))
             {
-                string shown = Printable(key);
+                string shown = PrintableText.Escape(key);
                 o.WriteLine($"    {(shown.Length > 52 ? shown[..49] + "..." : shown),-52} {rule,-26} {Iso(first)}");
             }
             if (d.Alerts.BannedKeys.Count > top) o.WriteLine($"    ... and {d.Alerts.BannedKeys.Count - top:N0} more (see --json)");
@@ -389,27 +389,9 @@ internal static class ReportWriter
         Section(o, title);
         foreach (var item in items)
         {
-            string key = Printable(item.Key);
+            string key = PrintableText.Escape(item.Key);
             Row(o, key.Length > 60 ? key[..57] + "..." : key, item.Count, item.Error > 0 ? $"(±{item.Error:N0})" : null);
         }
-    }
-
-    /// <summary>
-    /// Text from the capture made safe for a terminal: control characters (an attacker's User-Agent can carry the
-    /// escape sequences that move a terminal's cursor, retitle its window or hide the lines above) and the Unicode
-    /// controls that reorder what is displayed are written as \uXXXX.
-    /// </summary>
-    internal static string Printable(string text)
-    {
-        static bool Unsafe(char c) => char.IsControl(c) || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
-        if (!text.Any(Unsafe)) return text;
-        var b = new StringBuilder(text.Length + 16);
-        foreach (char c in text)
-        {
-            if (Unsafe(c)) b.Append($"\\u{(int)c:X4}");
-            else b.Append(c);
-        }
-        return b.ToString();
     }
 
     private static void Section(TextWriter o, string title)

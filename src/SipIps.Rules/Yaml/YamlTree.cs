@@ -1,27 +1,15 @@
+using SipIps.Engine.Common;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
 namespace SipIps.Rules.Yaml;
 
-/// <summary>A configuration error with its place: rendered "file:line:column: message".</summary>
-public sealed class ConfigException(string file, int line, int column, string message) : Exception(OneLine(message))
+/// <summary>
+/// A configuration error with its place: rendered "file:line:column: message", on one line (control characters a
+/// quoted value carries into the message are escaped).
+/// </summary>
+public sealed class ConfigException(string file, int line, int column, string message) : Exception(PrintableText.Escape(message))
 {
-    /// <summary>
-    /// An error is printed as one line: control characters that a quoted value may carry into the message (a line
-    /// break, a tab) are written as escapes.
-    /// </summary>
-    private static string OneLine(string message)
-    {
-        if (!message.Any(char.IsControl)) return message;
-        var b = new System.Text.StringBuilder(message.Length + 8);
-        foreach (char c in message)
-        {
-            if (!char.IsControl(c)) b.Append(c);
-            else b.Append(c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ => $"\\x{(int)c:X2}" });
-        }
-        return b.ToString();
-    }
-
     public string File { get; } = file;
     public int Line { get; } = line;
     public int Column { get; } = column;
