@@ -123,20 +123,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
             {
                 // A bounded batch per ring per turn, so that one busy worker does not starve the others.
                 int i = 0;
-                for (; i < 4096 && ring.TryPeek(out int slot); i++)
-                {
-                    try
-                    {
-                        ref var e = ref ring[slot];
-                        Tracker.OnEvent(e);
-                        if (Monitor is not null) Behaviour.OnEvent(e);
-                    }
-                    catch (Exception x)
-                    {
-                        Fault(x, "on a session event (dropped)");
-                    }
-                    ring.Release();
-                }
+                for (; i < 4096 && ring.TryPeek(out int slot); i++) Take(ring, slot, behaviour: Monitor is not null);
                 if (i == 4096) full = true;
             }
             try
@@ -158,6 +145,22 @@ public sealed class SessionExporter : IDisposable, ISessionSink
     /// never takes the process down with it.
     /// </summary>
     public FaultLimiter Faults { get; } = new();
+
+    /// <summary>Hands one queued event to session tracking (and the behaviour factors), then frees its slot.</summary>
+    private void Take(SpscRing<SessionEvent> ring, int slot, bool behaviour)
+    {
+        try
+        {
+            ref var e = ref ring[slot];
+            Tracker.OnEvent(e);
+            if (behaviour) Behaviour.OnEvent(e);
+        }
+        catch (Exception x)
+        {
+            Fault(x, "on a session event (dropped)");
+        }
+        ring.Release();
+    }
 
     private void Fault(Exception x, string where)
     {
@@ -237,18 +240,7 @@ public sealed class SessionExporter : IDisposable, ISessionSink
             _thread.Join();
         }
         foreach (var ring in _rings)
-            while (ring.TryPeek(out int slot))
-            {
-                try
-                {
-                    Tracker.OnEvent(ring[slot]);
-                }
-                catch (Exception x)
-                {
-                    Fault(x, "on a session event (dropped)");
-                }
-                ring.Release();
-            }
+            while (ring.TryPeek(out int slot)) Take(ring, slot, behaviour: false);
         Tracker.Flush();
         _writer?.Flush(_clock());
         SaveBaseline();
