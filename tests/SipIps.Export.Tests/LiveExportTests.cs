@@ -405,7 +405,7 @@ public sealed class LiveExportTests : IDisposable
                 engine.ProcessFrame(data, source.Link, ns, data.Length);
             // Keep the rings from overflowing: the test is about faults, not about a full queue.
             Assert.True(WaitFor(() => sessionRing.Count == 0 && clf.Written + clf.WriteErrors >= clfRing.Published));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(int.TryParse(Environment.GetEnvironmentVariable("SIPIPS_FUZZ_CASES"), out int n) && n > 0 ? n : 120));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(FuzzCampaign.Cases(120)));
         lock (log) Assert.True(sessions.Faults.Count == 0 && clf.Faults.Count == 0, string.Join("\n", log));
         Assert.Equal(0, clf.WriteErrors);
         Assert.Equal(0, sessionRing.Lost + clfRing.Lost);

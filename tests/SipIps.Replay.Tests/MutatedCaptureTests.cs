@@ -60,17 +60,14 @@ public class MutatedCaptureTests : IDisposable
             File.WriteAllBytes(path, bytes);
             var (code, stdout, stderr) = CliTests.RunCli("analyze", path, "--json", "--no-progress", "--clf", path + ".clf");
             string what = $"{name}, seed {c.Seed}: exit {code}: {stderr}";
-            if (code != 0 && Environment.GetEnvironmentVariable("SIPIPS_FUZZ_KEEP") is string keep) File.Copy(path, keep, true);
+            if (code != 0) FuzzCampaign.Keep(path);
             Assert.True(code is 0 or 2, what);
             if (code == 0) JsonDocument.Parse(stdout).Dispose();
             else Assert.True(stderr.TrimEnd('\n').Split('\n').Length == 1 && stderr.StartsWith("sipips: "), what);
             foreach (var f in Directory.GetFiles(_dir)) File.Delete(f);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(Cases * 2));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(FuzzCampaign.Cases(240)));
     }
 
-    /// <summary>Cases per run: 120 in the test suite; SIPIPS_FUZZ_CASES sets more for a longer campaign (SIPIPS_FUZZ_KEEP
-    /// names a file to keep a failing capture in).</summary>
-    private static int Cases => int.TryParse(Environment.GetEnvironmentVariable("SIPIPS_FUZZ_CASES"), out int n) && n > 0 ? n : 120;
 
     [Fact]
     public void Analyze_with_every_output_survives_captures_an_attacker_rewrote()
@@ -94,11 +91,11 @@ public class MutatedCaptureTests : IDisposable
                 "--clf", outputs + ".clf", "--rules", rules, "--mode", "prevent", "--alerts", outputs + ".alerts",
                 "--evidence", outputs + ".evidence.pcap", "--report", outputs + ".html", "--netflow", "127.0.0.1:9");
             string what = $"{source.Name}, seed {c.Seed}: exit {code}: {stderr}";
-            if (code != 0 && Environment.GetEnvironmentVariable("SIPIPS_FUZZ_KEEP") is string keep) File.Copy(capture, keep, true);
+            if (code != 0) FuzzCampaign.Keep(capture);
             Assert.True(code == 0, what);
             using var report = JsonDocument.Parse(stdout);
             Assert.True(report.RootElement.GetProperty("packets").GetInt64() == frames.Count, what);
             foreach (var f in Directory.GetFiles(_dir)) File.Delete(f);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(Cases));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(FuzzCampaign.Cases(120)));
     }
 }

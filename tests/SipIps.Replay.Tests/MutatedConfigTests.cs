@@ -25,8 +25,6 @@ public partial class MutatedConfigTests : IDisposable
 
     private static readonly string[] s_numbers = ["99999999999999999999", "-1", "0", "1e9", "0x10", "1.5", ".", "NaN", "-0", "2147483648", ""];
 
-    /// <summary>Cases per test: 300, or SIPIPS_FUZZ_CASES for a longer campaign (SIPIPS_FUZZ_KEEP keeps a failing file).</summary>
-    private static int Cases => int.TryParse(Environment.GetEnvironmentVariable("SIPIPS_FUZZ_CASES"), out int n) && n > 0 ? n : 300;
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
@@ -83,7 +81,7 @@ public partial class MutatedConfigTests : IDisposable
     private static void AssertAcceptedOrPlaced(string path, (int Code, string Stdout, string Stderr) r, string what)
     {
         string? problem = Problem(path, r);
-        if (problem is not null && Environment.GetEnvironmentVariable("SIPIPS_FUZZ_KEEP") is string keep) File.Copy(path, keep, true);
+        if (problem is not null) FuzzCampaign.Keep(path);
         Assert.True(problem is null, $"{what}: {problem}");
     }
 
@@ -109,7 +107,7 @@ public partial class MutatedConfigTests : IDisposable
         {
             File.WriteAllText(path, Mutate(original, seed), s_utf8);
             AssertAcceptedOrPlaced(path, CliTests.RunCli("check-config", path), $"seed {seed}");
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(Cases));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(FuzzCampaign.Cases(300)));
     }
 
     [Fact]
@@ -126,6 +124,6 @@ public partial class MutatedConfigTests : IDisposable
             System.IO.File.WriteAllText(path, Mutate(texts[c.File], c.Seed), s_utf8);
             AssertAcceptedOrPlaced(path, CliTests.RunCli("rules", "check", dir), $"{Path.GetFileName(path)}, seed {c.Seed}");
             Directory.Delete(dir, true);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(Cases));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(FuzzCampaign.Cases(300)));
     }
 }

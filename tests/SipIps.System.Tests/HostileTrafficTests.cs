@@ -30,7 +30,7 @@ public class HostileTrafficTests(ITestOutputHelper output)
 
         // Ethernet frames only, each fitting the lab's MTU; the generated call comes from an attacker's address, so
         // that a rule it trips accuses nobody in the lab.
-        var sources = HostileFrames.Sources.Skip(1).Where(s => s.Link == LinkType.Ethernet).Prepend(HostileFrames.Generated("203.0.113.66")).ToList();
+        var sources = HostileFrames.Captures.Where(s => s.Link == LinkType.Ethernet).Prepend(HostileFrames.Generated("203.0.113.66")).ToList();
         var frames = new List<string>();
         for (int seed = 0; frames.Count < 1500; seed++)
             foreach (var (_, data) in HostileFrames.Mutate(sources[seed % sources.Count], seed))

@@ -29,14 +29,18 @@ public static class HostileFrames
 
     public sealed record Source(string Name, LinkType Link, List<(long Ns, byte[] Data)> Frames);
 
-    /// <summary>The frames of each source, read once.</summary>
+    /// <summary>The generated call, then the captures.</summary>
     public static IReadOnlyList<Source> Sources => s_sources.Value;
 
-    private static readonly Lazy<List<Source>> s_sources = new(LoadSources);
+    /// <summary>The captures' frames (up to 300 of each, of its first link type), read once.</summary>
+    public static IReadOnlyList<Source> Captures => s_captureSources.Value;
 
-    private static List<Source> LoadSources()
+    private static readonly Lazy<List<Source>> s_captureSources = new(LoadCaptures);
+    private static readonly Lazy<List<Source>> s_sources = new(() => [Generated(), .. Captures]);
+
+    private static List<Source> LoadCaptures()
     {
-        var sources = new List<Source> { Generated() };
+        var sources = new List<Source>();
         foreach (var relative in s_captures)
         {
             using var reader = CaptureFileReader.Open(Corpus.Path(relative.Split('/')));
