@@ -14,6 +14,11 @@ namespace SipIps.Engine.Analysis;
 /// replacement sift through every level, because most counters hold the minimum once distinct keys outnumber them.)
 /// Keys are found by their 64-bit hash in a <see cref="HashIndex"/>.
 /// </para>
+/// <para>
+/// Until the counters are all in use no key is ever replaced, so no order is needed: an increment is one addition,
+/// and the order is built once (a sort of k counters) when the first replacement needs the smallest. A table that
+/// never fills, which is the common case (a PBX's users, its user agents), never pays for the order.
+/// </para>
 /// </summary>
 public sealed class TopK
 {
@@ -31,6 +36,7 @@ public sealed class TopK
     private int _freeRunCount;
     private readonly HashIndex _index;
     private int _used;
+    private bool _ordered; // _order, _position and the runs are kept; false until the first replacement
 
     public TopK(int capacity, int maxKeyBytes = 128)
     {
@@ -64,7 +70,8 @@ public sealed class TopK
         int slot = _index.Find(hash);
         if (slot < 0) return false;
         Total++;
-        Increment(slot);
+        if (_ordered) Increment(slot);
+        else _count[slot]++;
         return true;
     }
 
@@ -75,26 +82,13 @@ public sealed class TopK
         int slot;
         if (_used < Capacity)
         {
-            slot = _used;
-            int p = _used++;
-            _order[p] = slot;
-            _position[slot] = p;
+            slot = _used++;
             _count[slot] = 1;
             _error[slot] = 0;
-            // Every count is at least one, so the new key belongs at the end: in the last run if that holds ones.
-            if (p > 0 && _count[_order[p - 1]] == 1)
-            {
-                int run = _run[_order[p - 1]];
-                _runLast[run] = p;
-                _run[slot] = run;
-            }
-            else
-            {
-                _run[slot] = NewRun(p);
-            }
         }
         else
         {
+            if (!_ordered) BuildOrder();
             // The last position holds a smallest counter: the newcomer takes it over, and its count, as its error.
             slot = _order[_used - 1];
             _index.Remove(_hash[slot]);
@@ -123,7 +117,39 @@ public sealed class TopK
     }
 
     /// <summary>The largest possible overestimate of any reported count: the smallest counter when all are in use.</summary>
-    public long ErrorBound => _used < Capacity ? 0 : _count[_order[_used - 1]];
+    public long ErrorBound
+    {
+        get
+        {
+            if (_used < Capacity) return 0;
+            if (!_ordered) BuildOrder();
+            return _count[_order[_used - 1]];
+        }
+    }
+
+    /// <summary>Orders the counters (all in use) largest first and cuts them into runs of equal counts.</summary>
+    private void BuildOrder()
+    {
+        for (int i = 0; i < _used; i++) _order[i] = i;
+        var counts = _count;
+        _order.AsSpan(0, _used).Sort((x, y) => counts[y].CompareTo(counts[x]));
+        for (int p = 0; p < _used; p++)
+        {
+            int slot = _order[p];
+            _position[slot] = p;
+            if (p > 0 && _count[_order[p - 1]] == _count[slot])
+            {
+                int run = _run[_order[p - 1]];
+                _runLast[run] = p;
+                _run[slot] = run;
+            }
+            else
+            {
+                _run[slot] = NewRun(p);
+            }
+        }
+        _ordered = true;
+    }
 
     /// <summary>Adds one to a held slot: it moves to the front of its run, leaves it, and joins or opens the run before.</summary>
     private void Increment(int slot)
