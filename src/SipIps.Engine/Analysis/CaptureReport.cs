@@ -162,6 +162,26 @@ public sealed class CaptureReport : ISipObserver
         }
     }
 
+    /// <summary>
+    /// The identity a URI names, as <see cref="FormatAddress"/> writes it: the URI's own text when that is already
+    /// "sip:user@host" (lower-case scheme, no password, port, parameters or headers: the usual From and To), else
+    /// the address written into <paramref name="scratch"/>.
+    /// </summary>
+    public static ReadOnlySpan<byte> Address(SipMessage m, in SipUri uri, Span<byte> scratch)
+    {
+        if (uri.Scheme is UriScheme.Sip or UriScheme.Sips && uri.Port < 0 && uri.Host.IsPresent
+            && !uri.Password.IsPresent && !uri.Params.IsPresent && !uri.Headers.IsPresent)
+        {
+            var text = m[uri.Text];
+            var prefix = uri.Scheme == UriScheme.Sips ? "sips:"u8 : "sip:"u8;
+            int hostStart = uri.Text.Start + prefix.Length + (uri.User.IsPresent ? uri.User.Length + 1 : 0);
+            if (text.StartsWith(prefix) && uri.Host.Start == hostStart && uri.Host.End == uri.Text.End
+                && (!uri.User.IsPresent || uri.User.Start == uri.Text.Start + prefix.Length))
+                return text;
+        }
+        return scratch.Slice(0, FormatAddress(m, uri, scratch));
+    }
+
     /// <summary>Writes "scheme:user@host[:port]" (no parameters): the identity a URI names.</summary>
     public static int FormatAddress(SipMessage m, in SipUri uri, Span<byte> destination)
     {
@@ -199,10 +219,10 @@ public sealed class CaptureReport : ISipObserver
     private static void OfferUri(TopK top, SipMessage m, in SipUri uri)
     {
         if (!uri.Text.IsPresent) return;
-        Span<byte> key = stackalloc byte[256];
-        int n = FormatAddress(m, uri, key);
-        if (n == 0) return;
-        top.Offer(Hash64.Compute(key.Slice(0, n)), key.Slice(0, n));
+        Span<byte> scratch = stackalloc byte[256];
+        var key = Address(m, uri, scratch);
+        if (key.IsEmpty) return;
+        top.Offer(Hash64.Compute(key), key);
     }
 
     private void TrackCall(in PacketInfo packet, SipMessage m)
@@ -265,9 +285,8 @@ public sealed class CaptureReport : ISipObserver
     private void TrackRegistration(SipMessage m)
     {
         if (!m.To.IsPresent) return;
-        Span<byte> key = stackalloc byte[256];
-        int n = FormatAddress(m, m.To.Uri, key);
-        ulong aor = Hash64.Compute(key.Slice(0, n));
+        Span<byte> scratch = stackalloc byte[256];
+        ulong aor = Hash64.Compute(Address(m, m.To.Uri, scratch));
         if (m.IsRequest)
         {
             RegisterRequests++;

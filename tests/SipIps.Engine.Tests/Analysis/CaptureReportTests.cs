@@ -46,4 +46,29 @@ public class CaptureReportTests
         Assert.Contains(from, item => item.Key == "sip:12999@example.com");
         Assert.All(report.ToUris.Top(users), item => Assert.Equal(callsEach, item.Count));
     }
+
+    [Theory]
+    [InlineData("sip:alice@example.com", "sip:alice@example.com")]
+    [InlineData("sips:bob@192.0.2.7", "sips:bob@192.0.2.7")]
+    [InlineData("sip:example.com", "sip:example.com")]
+    [InlineData("sip:alice@[2001:db8::1]", "sip:alice@[2001:db8::1]")]
+    [InlineData("SIP:alice@example.com", "sip:alice@example.com")]
+    [InlineData("sip:alice:secret@example.com", "sip:alice@example.com")]
+    [InlineData("sip:alice@example.com:05060", "sip:alice@example.com:5060")]
+    [InlineData("sip:alice@example.com:5060", "sip:alice@example.com:5060")]
+    [InlineData("sip:alice@example.com;transport=tcp", "sip:alice@example.com")]
+    [InlineData("sip:alice@example.com?subject=x", "sip:alice@example.com")]
+    [InlineData("tel:+15551234", "tel:+15551234")]
+    public void An_address_is_the_same_whether_the_text_is_reused_or_written(string uri, string expected)
+    {
+        var message = new SipMessage();
+        var text = $"OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" +
+                   $"From: <{uri}>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: a\r\nCSeq: 1 OPTIONS\r\n" +
+                   "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        Assert.Equal(SipParseStatus.Ok, SipParser.Parse(Encoding.ASCII.GetBytes(text), message));
+        Span<byte> scratch = stackalloc byte[256];
+        Assert.Equal(expected, Encoding.ASCII.GetString(CaptureReport.Address(message, message.From.Uri, scratch)));
+        int n = CaptureReport.FormatAddress(message, message.From.Uri, scratch);
+        Assert.Equal(expected, Encoding.ASCII.GetString(scratch.Slice(0, n)));
+    }
 }
