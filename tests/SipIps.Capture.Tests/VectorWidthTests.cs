@@ -28,6 +28,21 @@ public class VectorWidthTests
     }
 
     [Fact]
+    public void A_processor_with_full_width_512_bit_units_keeps_the_runtimes_width()
+    {
+        Assert.Null(VectorWidth.RestartEnvironment(new Hashtable { ["PATH"] = "/usr/bin" }, currentBits: 512, fullWidthVectors: true));
+        // CPUID leaf 1 signatures: Zen 5 (family 1Ah), Zen 4 (19h), Zen 3 (19h), an Intel Xeon (family 6).
+        Assert.Equal(0x1A, VectorWidth.Family(0x00B40F40));
+        Assert.Equal(0x19, VectorWidth.Family(0x00A10F11));
+        Assert.Equal(0x19, VectorWidth.Family(0x00A00F11));
+        Assert.Equal(6, VectorWidth.Family(0x000806F8));
+        Assert.True(VectorWidth.RunsWideVectorsAtFullWidth("AuthenticAMD", 0x1A));
+        Assert.False(VectorWidth.RunsWideVectorsAtFullWidth("AuthenticAMD", 0x19));
+        Assert.False(VectorWidth.RunsWideVectorsAtFullWidth("GenuineIntel", 6));
+        Assert.False(VectorWidth.RunsWideVectorsAtFullWidth("GenuineIntel", 0x1A));
+    }
+
+    [Fact]
     public void The_command_line_keeps_empty_arguments_and_spaces()
     {
         static string[] Split(string s) => VectorWidth.SplitCommandLine(Encoding.UTF8.GetBytes(s));
