@@ -322,6 +322,67 @@ public class NetFlowTests(ITestOutputHelper output)
         Assert.False(tracker.Media.Contains(MediaTable.Key(caller, 10_000)));
     }
 
+    /// <summary>A slot freed by a session with long texts and reused by one with short texts carries nothing over.</summary>
+    [Fact]
+    public void A_reused_session_slot_holds_only_the_new_sessions_values()
+    {
+        var sink = new Sink(_ => { });
+        var tracker = new SessionTracker(new SessionTrackerOptions { Capacity = 16, LingerNs = 0, IdleTimeoutNs = 1_000_000_000 }, sink);
+        static byte Put(Span<byte> field, string text)
+        {
+            Encoding.ASCII.GetBytes(text).CopyTo(field);
+            return (byte)text.Length;
+        }
+        SessionEvent Event(ulong callId, string texts, bool request, Engine.Sip.SipMethod method, long t, int status = 0)
+        {
+            var e = new SessionEvent
+            {
+                Kind = SessionEventKind.Sip, IsRequest = request, Method = method, CSeqMethod = method, StatusCode = (short)status,
+                CallIdHash = callId, TimestampNs = t, WireLength = 500, Expires = -1,
+                Source = Engine.Common.IpAddr.FromV4(request ? 1u : 2u), Destination = Engine.Common.IpAddr.FromV4(request ? 2u : 1u),
+                SourcePort = 5060, DestinationPort = 5060,
+            };
+            e.CallIdLength = Put(e.CallId, "c" + texts);
+            e.FromLength = Put(e.FromUri, "sip:f" + texts + "@example.com");
+            e.ToLength = Put(e.ToUri, "sip:t" + texts + "@example.com");
+            e.FromTagLength = Put(e.FromTag, "ft" + texts[..Math.Min(texts.Length, 20)]);
+            e.ToTagLength = request ? (byte)0 : Put(e.ToTag, "tt" + texts[..Math.Min(texts.Length, 20)]);
+            e.AgentLength = Put(e.Agent, (request ? "uac-" : "uas-") + texts);
+            return e;
+        }
+        string longText = new('x', 60);
+        long t = 1_000_000_000;
+        tracker.OnEvent(Event(1, longText, true, Engine.Sip.SipMethod.Invite, t));
+        tracker.OnEvent(Event(1, longText, false, Engine.Sip.SipMethod.Invite, t + 1, 200));
+        tracker.OnEvent(Event(1, longText, true, Engine.Sip.SipMethod.Bye, t + 2));
+        tracker.OnEvent(Event(1, longText, false, Engine.Sip.SipMethod.Bye, t + 3, 200));
+        tracker.Expire(t + 4, int.MaxValue);
+        Assert.Single(sink.Records);
+
+        tracker.OnEvent(Event(2, "y", true, Engine.Sip.SipMethod.Options, t + 10));
+        tracker.OnEvent(Event(2, "y", false, Engine.Sip.SipMethod.Options, t + 11, 200));
+        tracker.Expire(t + 2_000_000_000, int.MaxValue);
+        Assert.Equal(2, sink.Records.Count);
+        var s = sink.Records[1].State;
+        Assert.Equal("cy", Encoding.ASCII.GetString(s.CallIdText));
+        Assert.Equal("sip:fy@example.com", Encoding.ASCII.GetString(s.FromText));
+        Assert.Equal("sip:ty@example.com", Encoding.ASCII.GetString(s.ToText));
+        Assert.Equal("fty", Encoding.ASCII.GetString(s.FromTagText));
+        Assert.Equal("tty", Encoding.ASCII.GetString(s.ToTagText));
+        Assert.Equal("uac-y", Encoding.ASCII.GetString(s.UacText));
+        Assert.Equal("uas-y", Encoding.ASCII.GetString(s.UasText));
+        Assert.Equal(SessionKind.Transaction, s.Kind);
+        Assert.Equal(2u, s.Packets);
+        Assert.Equal(1u, s.Requests(Engine.Sip.SipMethod.Options));
+        Assert.Equal(0u, s.Requests(Engine.Sip.SipMethod.Invite));
+        Assert.Equal(0u, s.Requests(Engine.Sip.SipMethod.Bye));
+        Assert.Equal(0, s.InviteNs);
+        Assert.Equal(0, s.ByeNs);
+        Assert.False(s.Confirmed);
+        Assert.Equal(SessionEndReason.EndOfSession, sink.Records[1].Reason); // a transaction ends at its final response
+        Assert.Equal(t + 10, s.FirstNs);
+    }
+
     private sealed class Sink(Action<(SessionState State, SessionEndReason Reason)> onRecord) : ISessionSink
     {
         public List<(SessionState State, SessionEndReason Reason)> Records { get; } = new();
