@@ -211,6 +211,20 @@ public sealed class KeyedFactors
         return n;
     }
 
+    /// <summary>Every counter of one key summed over the <paramref name="seconds"/> that end with <paramref name="last"/>, in one pass.</summary>
+    private void Sums(int slot, long last, int seconds, Span<long> totals)
+    {
+        totals.Clear();
+        int baseAt = slot * Seconds;
+        for (long s = last - seconds + 1; s <= last; s++)
+        {
+            int at = baseAt + BehaviourAnalyzer.Slot(s);
+            if (_secondOf[at] != s) continue;
+            var c = _counts.AsSpan(at * (int)C.Count, (int)C.Count);
+            for (int i = 0; i < (int)C.Count; i++) totals[i] += c[i];
+        }
+    }
+
     /// <summary>
     /// The supported factors of one key over the <paramref name="window"/> seconds that end with
     /// <paramref name="last"/> (others are NaN); returns the key's SIP messages in the window.
@@ -219,19 +233,21 @@ public sealed class KeyedFactors
     {
         factors.Fill(double.NaN);
         window = Math.Clamp(window, 1, BehaviourAnalyzer.WindowLong);
-        long sip = Sum(slot, C.Sip, last, window);
+        Span<long> t = stackalloc long[(int)C.Count];
+        Sums(slot, last, window, t);
+        long sip = t[(int)C.Sip];
         if (sip == 0) return 0;
-        long requests = Sum(slot, C.Requests, last, window), responses = Sum(slot, C.Responses, last, window);
+        long requests = t[(int)C.Requests], responses = t[(int)C.Responses];
         factors[(int)Factor.SipMessagesPerSecond] = (double)sip / window;
         factors[(int)Factor.SipVolumeChange] = BehaviourAnalyzer.Ratio(sip, Sum(slot, C.Sip, last - window, window));
-        factors[(int)Factor.InviteRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Invite, last, window), requests);
-        factors[(int)Factor.RegisterRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Register, last, window), requests);
-        factors[(int)Factor.ByeRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Bye, last, window), requests);
-        factors[(int)Factor.AckRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Ack, last, window), requests);
-        factors[(int)Factor.CancelRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Cancel, last, window), requests);
-        factors[(int)Factor.OptionsRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Options, last, window), requests);
+        factors[(int)Factor.InviteRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Invite], requests);
+        factors[(int)Factor.RegisterRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Register], requests);
+        factors[(int)Factor.ByeRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Bye], requests);
+        factors[(int)Factor.AckRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Ack], requests);
+        factors[(int)Factor.CancelRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Cancel], requests);
+        factors[(int)Factor.OptionsRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Options], requests);
         factors[(int)Factor.RequestResponseRatio] = requests == 0 ? double.NaN : (double)requests / Math.Max(1, responses);
-        factors[(int)Factor.ErrorResponseRatio] = BehaviourAnalyzer.Ratio(Sum(slot, C.Errors, last, window), responses);
+        factors[(int)Factor.ErrorResponseRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Errors], responses);
         return sip;
     }
 }
