@@ -108,6 +108,26 @@ public class BehaviourTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Top_users_are_exact_for_a_pbx_of_a_thousand_users()
+    {
+        var a = new BehaviourAnalyzer();
+        var m = new EventMaker();
+        const int users = 1000;
+        for (int round = 0; round < 3; round++)
+            for (int u = 0; u < users; u++)
+                for (int k = 0; k <= u % 3; k++)
+                    a.OnEvent(m.Request(T0 + round * 1_000_000_000L, SipMethod.Invite, $"c{round}-{u}-{k}", from: $"sip:{1000 + u}@example.com"));
+        Assert.Equal(0, a.Top.ErrorBound);
+        var top = a.Top.Top(users);
+        Assert.Equal(users, top.Count);
+        Assert.All(top, item =>
+        {
+            Assert.Equal(0, item.Error);
+            Assert.Equal(3 * ((int.Parse(item.Key.AsSpan(4, 4)) - 1000) % 3 + 1), item.Count);
+        });
+    }
+
+    [Fact]
     public void Rtp_loss_jitter_and_sequence_disorder_have_their_known_values()
     {
         var a = new BehaviourAnalyzer();

@@ -64,11 +64,18 @@ public sealed class BehaviourAnalyzer : ISessionEventSink
         _used = new bool[streams];
         _aor = new ulong[aors];
         _aorTime = new long[aors];
-        Top = new Analysis.TopK(256);
+        Top = new Analysis.TopK(TopUsers);
     }
 
     /// <summary>Heaviest users (From URI) by messages, Space-Saving: a count may be over by at most <see cref="Analysis.TopK.ErrorBound"/>.</summary>
     public Analysis.TopK Top { get; }
+
+    /// <summary>
+    /// Counters of <see cref="Top"/>: counts stay exact up to this many users (a PBX's population), as in analyze's
+    /// top talkers. With 256, a PBX of 400 users read every count as nearly all error, and every request of a user
+    /// not held replaced a counter.
+    /// </summary>
+    public const int TopUsers = 4096;
     /// <summary>Keys kept per key kind by <see cref="Keyed"/>.</summary>
     public int KeysPerKind { get; }
     /// <summary>The per-key factor tables in use (one per key kind that a factor rule named).</summary>
