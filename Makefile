@@ -32,8 +32,8 @@ deps:
 test: deps
 	$(DOTNET) build SipIps.sln -c $(CONFIG) -nologo -v minimal
 	$(DOTNET) test SipIps.sln -c $(CONFIG) --no-build -nologo --logger "console;verbosity=minimal"
-	@# sipips runs with 128-bit vectors (src/SipIps.Capture/Interop/VectorWidth.cs), while the run above takes the
-	@# machine's widest: the engine's tests run again at the width the product uses.
+	@# sipips caps its vectors at 128 bits on most processors (src/SipIps.Capture/Interop/VectorWidth.cs), while the
+	@# run above takes the machine's widest: the engine's tests run again at 128 bits.
 	DOTNET_PreferredVectorBitWidth=128 $(DOTNET) test tests/SipIps.Engine.Tests/SipIps.Engine.Tests.csproj -c $(CONFIG) \
 	  --no-build -nologo --logger "console;verbosity=minimal"
 

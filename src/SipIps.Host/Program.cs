@@ -9,7 +9,8 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        // The packet path runs at 128-bit vectors (see VectorWidth): run and analyze start again with the width set.
+        // The packet path runs at 128-bit vectors unless the processor's 512-bit units are full width (see
+        // VectorWidth): run and analyze start again with the width set where it is capped.
         if (args.Length > 0 && args[0] is "run" or "analyze") Capture.Interop.VectorWidth.NarrowOrContinue();
         return Run(args, Console.OpenStandardOutput(), Console.Out, Console.Error);
     }
