@@ -122,8 +122,10 @@ public sealed class TopK
         get
         {
             if (_used < Capacity) return 0;
-            if (!_ordered) BuildOrder();
-            return _count[_order[_used - 1]];
+            if (_ordered) return _count[_order[_used - 1]];
+            long min = long.MaxValue;
+            for (int i = 0; i < _used; i++) min = Math.Min(min, _count[i]);
+            return min;
         }
     }
 
