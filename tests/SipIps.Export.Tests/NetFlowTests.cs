@@ -322,6 +322,39 @@ public class NetFlowTests(ITestOutputHelper output)
         Assert.False(tracker.Media.Contains(MediaTable.Key(caller, 10_000)));
     }
 
+    /// <summary>A table whose size is not a multiple of 64 holds exactly its capacity, frees every slot and fills again.</summary>
+    [Fact]
+    public void A_table_of_any_size_holds_exactly_its_capacity_and_fills_again_after_expiry()
+    {
+        var sink = new Sink(_ => { });
+        var tracker = new SessionTracker(new SessionTrackerOptions { Capacity = 100, IdleTimeoutNs = 1_000_000_000 }, sink);
+        var e = new SessionEvent { Kind = SessionEventKind.Sip, IsRequest = true, Method = Engine.Sip.SipMethod.Options, Source = Engine.Common.IpAddr.FromV4(1), Destination = Engine.Common.IpAddr.FromV4(2), SourcePort = 5060, DestinationPort = 5060 };
+        for (int round = 0; round < 3; round++)
+        {
+            long t = (round + 1) * 10_000_000_000L;
+            for (ulong c = 1; c <= 100; c++)
+            {
+                e.CallIdHash = (ulong)round * 1000 + c;
+                e.TimestampNs = t;
+                tracker.OnEvent(e);
+            }
+            Assert.Equal(100, tracker.Active);
+            Assert.Equal(0, tracker.Evicted);
+            tracker.Expire(t + 2_000_000_000, int.MaxValue);
+            Assert.Equal(0, tracker.Active);
+        }
+        Assert.Equal(300, tracker.Exported);
+        // Full: one more session pushes one out.
+        for (ulong c = 1; c <= 101; c++)
+        {
+            e.CallIdHash = 5000 + c;
+            e.TimestampNs = 100_000_000_000L + (long)c;
+            tracker.OnEvent(e);
+        }
+        Assert.Equal(100, tracker.Active);
+        Assert.Equal(1, tracker.Evicted);
+    }
+
     /// <summary>A slot freed by a session with long texts and reused by one with short texts carries nothing over.</summary>
     [Fact]
     public void A_reused_session_slot_holds_only_the_new_sessions_values()

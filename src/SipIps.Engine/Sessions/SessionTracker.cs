@@ -51,7 +51,12 @@ public sealed class SessionTracker : ISessionEventSink
     private readonly SessionTrackerOptions _options;
     private readonly ISessionSink _sink;
     private readonly SessionState[] _slots;
-    private readonly int[] _free;
+    // Slots in use, a bit each (bits past the last slot are set for good). A new session takes the lowest free slot,
+    // so that the live sessions stay together at the front of the table and expiry touches only slots in use: the
+    // table is sized for a flood (32,768 slots of about 1.2 KB), while a capture or a quiet network keeps a few
+    // hundred sessions open, and spread over the whole table those cost a cache miss each.
+    private readonly ulong[] _occupied;
+    private int _firstFreeWord;
     private int _freeCount;
     private readonly HashIndex _index;
     private readonly HashIndex _media;
@@ -66,8 +71,8 @@ public sealed class SessionTracker : ISessionEventSink
         _sink = sink;
         int n = Math.Max(16, options.Capacity);
         _slots = new SessionState[n];
-        _free = new int[n];
-        for (int i = 0; i < n; i++) _free[i] = n - 1 - i;
+        _occupied = new ulong[(n + 63) / 64];
+        for (int i = n; i < _occupied.Length * 64; i++) _occupied[i >> 6] |= 1UL << i;
         _freeCount = n;
         _index = new HashIndex(n);
         // Each session holds at most four media addresses (audio and video, each side).
@@ -126,7 +131,7 @@ public sealed class SessionTracker : ISessionEventSink
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<SessionState>();
         }
         if (_freeCount == 0) EvictOne(e.TimestampNs);
-        slot = _free[--_freeCount];
+        slot = TakeLowestFree();
         _index.Set(e.CallIdHash, slot);
         ref var s = ref _slots[slot];
         s = default;
@@ -378,6 +383,7 @@ public sealed class SessionTracker : ISessionEventSink
         {
             _cursor = _cursor + 1 == n ? 0 : _cursor + 1;
             if (_cursor == 0) wrapped = true;
+            if (!InUse(_cursor)) continue;
             ref var s = ref _slots[_cursor];
             if (s.CallIdHash == 0 || !_index.TryGetValue(s.CallIdHash, out int slot) || slot != _cursor) continue;
             if (s.Ended)
@@ -419,6 +425,7 @@ public sealed class SessionTracker : ISessionEventSink
     {
         for (int i = 0; i < _slots.Length; i++)
         {
+            if (!InUse(i)) continue;
             ref var s = ref _slots[i];
             if (s.CallIdHash == 0 || !_index.TryGetValue(s.CallIdHash, out int slot) || slot != i) continue;
             Release(ref s, s.Ended ? SessionEndReason.EndOfSession : SessionEndReason.ForcedEnd);
@@ -459,8 +466,28 @@ public sealed class SessionTracker : ISessionEventSink
         RemoveMedia(s.CalleeMedia, s.CalleeVideoPort, slot);
         if (s.Confirmed && !s.Ended) ActiveCalls--;
         s.CallIdHash = 0;
-        _free[_freeCount++] = slot;
+        _occupied[slot >> 6] &= ~(1UL << slot);
+        _firstFreeWord = Math.Min(_firstFreeWord, slot >> 6);
+        _freeCount++;
         Active--;
+    }
+
+    private bool InUse(int slot) => (_occupied[slot >> 6] & (1UL << slot)) != 0;
+
+    /// <summary>Marks the lowest free slot used and returns it (the caller made sure one is free).</summary>
+    private int TakeLowestFree()
+    {
+        for (int w = _firstFreeWord; w < _occupied.Length; w++)
+        {
+            ulong free = ~_occupied[w];
+            if (free == 0) continue;
+            int bit = System.Numerics.BitOperations.TrailingZeroCount(free);
+            _occupied[w] |= 1UL << bit;
+            _firstFreeWord = w;
+            _freeCount--;
+            return w * 64 + bit;
+        }
+        throw new InvalidOperationException("no free session slot");
     }
 
     private void RemoveMedia(in IpAddr address, ushort port, int slot)
