@@ -385,16 +385,16 @@ public sealed class SessionTracker : ISessionEventSink
             if (_cursor == 0) wrapped = true;
             if (!InUse(_cursor)) continue;
             ref var s = ref _slots[_cursor];
-            if (s.CallIdHash == 0 || !_index.TryGetValue(s.CallIdHash, out int slot) || slot != _cursor) continue;
+            // A slot in use holds its session's Call-ID hash, and the index maps that hash to the slot.
             if (s.Ended)
             {
-                if (nowNs - s.EndedNs >= _options.LingerNs) Release(ref s, SessionEndReason.EndOfSession);
+                if (nowNs - s.EndedNs >= _options.LingerNs) Release(_cursor, SessionEndReason.EndOfSession);
                 continue;
             }
             long idle = s.Confirmed ? _options.CallIdleTimeoutNs : _options.IdleTimeoutNs;
             if (nowNs - s.LastNs >= idle)
             {
-                Release(ref s, SessionEndReason.IdleTimeout);
+                Release(_cursor, SessionEndReason.IdleTimeout);
                 continue;
             }
             if (nowNs - s.ExportedNs >= _options.ActiveTimeoutNs)
@@ -427,8 +427,7 @@ public sealed class SessionTracker : ISessionEventSink
         {
             if (!InUse(i)) continue;
             ref var s = ref _slots[i];
-            if (s.CallIdHash == 0 || !_index.TryGetValue(s.CallIdHash, out int slot) || slot != i) continue;
-            Release(ref s, s.Ended ? SessionEndReason.EndOfSession : SessionEndReason.ForcedEnd);
+            Release(i, s.Ended ? SessionEndReason.EndOfSession : SessionEndReason.ForcedEnd);
         }
     }
 
@@ -451,14 +450,14 @@ public sealed class SessionTracker : ISessionEventSink
             }
         }
         Evicted++;
-        Release(ref _slots[best], SessionEndReason.LackOfResources);
+        Release(best, SessionEndReason.LackOfResources);
     }
 
-    private void Release(ref SessionState s, SessionEndReason reason)
+    private void Release(int slot, SessionEndReason reason)
     {
+        ref var s = ref _slots[slot];
         _sink.OnSession(s, reason);
         Exported++;
-        int slot = _index.Find(s.CallIdHash);
         _index.Remove(s.CallIdHash);
         RemoveMedia(s.CallerMedia, s.CallerAudioPort, slot);
         RemoveMedia(s.CallerMedia, s.CallerVideoPort, slot);
