@@ -199,18 +199,6 @@ public sealed class KeyedFactors
     /// <summary>"src_ip=203.0.113.7": the key as alerts, bans and <c>sipips unban</c> write it.</summary>
     public string KeyString(int slot) => Spec.Name + "=" + Encoding.ASCII.GetString(Value(slot));
 
-    private long Sum(int slot, C c, long last, int seconds)
-    {
-        long n = 0;
-        int baseAt = slot * Seconds;
-        for (long s = last - seconds + 1; s <= last; s++)
-        {
-            int at = baseAt + BehaviourAnalyzer.Slot(s);
-            if (_secondOf[at] == s) n += _counts[at * (int)C.Count + (int)c];
-        }
-        return n;
-    }
-
     /// <summary>Every counter of one key summed over the <paramref name="seconds"/> that end with <paramref name="last"/>, in one pass.</summary>
     private void Sums(int slot, long last, int seconds, Span<long> totals)
     {
@@ -239,7 +227,9 @@ public sealed class KeyedFactors
         if (sip == 0) return 0;
         long requests = t[(int)C.Requests], responses = t[(int)C.Responses];
         factors[(int)Factor.SipMessagesPerSecond] = (double)sip / window;
-        factors[(int)Factor.SipVolumeChange] = BehaviourAnalyzer.Ratio(sip, Sum(slot, C.Sip, last - window, window));
+        Span<long> before = stackalloc long[(int)C.Count];
+        Sums(slot, last - window, window, before);
+        factors[(int)Factor.SipVolumeChange] = BehaviourAnalyzer.Ratio(sip, before[(int)C.Sip]);
         factors[(int)Factor.InviteRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Invite], requests);
         factors[(int)Factor.RegisterRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Register], requests);
         factors[(int)Factor.ByeRatio] = BehaviourAnalyzer.Ratio(t[(int)C.Bye], requests);
