@@ -15,13 +15,11 @@ internal static class SipChars
         Alpha = 1 << 2,
         Lws = 1 << 3,        // SP HT
         Word = 1 << 4,       // Call-ID word
-        User = 1 << 5,       // unreserved / user-unreserved / '%'
         Host = 1 << 6,       // alphanum - .
         UriParam = 1 << 7,   // paramchar plus '=' (name=value)
         UriHeader = 1 << 8,  // hnv-unreserved / unreserved / '%' / '=' / '&'
         HeaderParam = 1 << 9, // gen-value without quotes: token / host
         Scheme = 1 << 10,
-        Password = 1 << 11,
     }
 
     private static readonly C[] s_table = Build();
@@ -41,6 +39,17 @@ internal static class SipChars
     internal static readonly AsciiSet HostChars = new(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."u8);
 
+    /// <summary>
+    /// Characters of a URI's user part (RFC 3261 section 25.1: user = 1*( unreserved / escaped / user-unreserved ),
+    /// unreserved = alphanum / mark, the '%' of an escape taken as it is).
+    /// </summary>
+    internal static readonly AsciiSet UserChars = new(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()%&=+$,;?/"u8);
+
+    /// <summary>Characters of a URI's password: unreserved, '%' and "&amp;=+$," (no colon: only the first one separates).</summary>
+    internal static readonly AsciiSet PasswordChars = new(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()%&=+$,"u8);
+
     private static C[] Build()
     {
         var t = new C[256];
@@ -50,13 +59,10 @@ internal static class SipChars
         for (int c = 0; c < 128; c++)
         {
             if ((t[c] & (C.Alpha | C.Digit)) != 0)
-                t[c] |= C.Token | C.Word | C.User | C.Host | C.UriParam | C.UriHeader | C.HeaderParam | C.Scheme | C.Password;
+                t[c] |= C.Token | C.Word | C.Host | C.UriParam | C.UriHeader | C.HeaderParam | C.Scheme;
         }
         foreach (char c in "-.!%*_+`'~") t[c] |= C.Token | C.Word | C.HeaderParam;
         foreach (char c in "()<>:\\\"/[]?{}") t[c] |= C.Word;
-        // user = 1*( unreserved / escaped / user-unreserved ); unreserved = alphanum / mark
-        foreach (char c in "-_.!~*'()%&=+$,;?/") t[c] |= C.User;
-        foreach (char c in "-_.!~*'()%&=+$,") t[c] |= C.Password;
         foreach (char c in "-.") t[c] |= C.Host;
         // uri-parameter = pname [ "=" pvalue ]; paramchar = param-unreserved / unreserved / escaped
         foreach (char c in "[]/:&+$-_.!~*'()%=") t[c] |= C.UriParam;
@@ -74,8 +80,6 @@ internal static class SipChars
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsAlpha(byte c) => (s_table[c] & C.Alpha) != 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsLws(byte c) => c == ' ' || c == '\t';
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsWord(byte c) => (s_table[c] & C.Word) != 0;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsUser(byte c) => (s_table[c] & C.User) != 0;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsPassword(byte c) => (s_table[c] & C.Password) != 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsHost(byte c) => (s_table[c] & C.Host) != 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsUriParam(byte c) => (s_table[c] & C.UriParam) != 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool IsUriHeader(byte c) => (s_table[c] & C.UriHeader) != 0;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using SipIps.Engine.Common;
 
@@ -21,6 +22,12 @@ public static partial class SipParser
         u.Clear();
         u.Text = Slice(start, end);
         int p = start;
+        // Nearly every URI is "sip:": one compare (':' checked as it is, see AsciiCase).
+        if (end - p > 4 && (BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(p)) | 0x00202020) == SipColon)
+        {
+            u.Scheme = UriScheme.Sip;
+            return ParseSipUriBody(b, p + 4, end, ref u, context);
+        }
         if (p >= end || !SipChars.IsAlpha(b[p])) return false;
         while (p < end && SipChars.IsScheme(b[p])) p++;
         if (p >= end || b[p] != ':') return false;
@@ -53,24 +60,22 @@ public static partial class SipParser
         return true;
     }
 
+    private const uint SipColon = 's' | 'i' << 8 | 'p' << 16 | ':' << 24;
+
     private static bool ParseSipUriBody(ReadOnlySpan<byte> b, int p, int end, ref SipUri u, UriContext context)
     {
         // userinfo: an unescaped '@' only ever ends the userinfo (it is in none of the other productions).
         int at = ShortSearch.IndexOf(b, p, end, (byte)'@');
         if (at >= 0)
         {
+            // The user ends at the first byte outside its set: '@', or a colon that starts the password.
+            int userEnd = SipChars.UserChars.Skip(b, p, at);
             int colon = -1;
-            for (int i = p; i < at; i++)
+            if (userEnd < at)
             {
-                byte c = b[i];
-                if (c == ':' && colon < 0)
-                {
-                    colon = i;
-                    continue;
-                }
-                if (colon < 0 ? !SipChars.IsUser(c) : !SipChars.IsPassword(c)) return false;
+                if (b[userEnd] != ':' || SipChars.PasswordChars.Skip(b, userEnd + 1, at) != at) return false;
+                colon = userEnd;
             }
-            int userEnd = colon < 0 ? at : colon;
             if (userEnd == p) return false;
             u.User = Slice(p, userEnd);
             if (colon >= 0) u.Password = Slice(colon + 1, at);

@@ -362,4 +362,39 @@ public class FastPathTests
             if (expected) Assert.Equal(v4 ? HostKind.IPv4 : HostKind.Name, uri.HostKind);
         }
     }
+    private static readonly System.Text.RegularExpressions.Regex s_userinfo = new(
+        @"^[a-zA-Z0-9\-_.!~*'()%&=+$,;?/]+(:[a-zA-Z0-9\-_.!~*'()%&=+$,]*)?$");
+
+    [Fact]
+    public void User_and_password_are_read_as_the_rfc3261_grammar_reads_them()
+    {
+        // userinfo = user [ ":" password ] "@", whatever the case of the scheme; runs shorter and longer than a
+        // vector, and bytes that are in neither set (space, a second colon, '<', '"', a byte above 0x7F).
+        var random = new Random(5118);
+        var cases = new List<string> { "alice", "alice:secret", "alice:", ":secret", "al ice", "alice:se:cret", "+14155551234;npdi",
+            "a%41b", "x/y?z", "alice<", new string('u', 40) + ":" + new string('p', 40), new string('u', 31) + "\u00e9" };
+        const string alphabet = "aZ9-_.!~*'()%&=+$,;?/: <\"\u00e9";
+        for (int i = 0; i < 100_000; i++)
+        {
+            var chars = new char[random.Next(0, 40)];
+            for (int j = 0; j < chars.Length; j++) chars[j] = random.Next(4) == 0 ? alphabet[random.Next(alphabet.Length)] : alphabet[random.Next(3)];
+            cases.Add(new string(chars));
+        }
+        string[] schemes = ["sip:", "SIP:", "Sip:", "sips:"];
+        foreach (var userinfo in cases)
+        {
+            string scheme = schemes[random.Next(schemes.Length)];
+            bool expected = s_userinfo.IsMatch(userinfo);
+            var uri = new SipUri();
+            var text = Encoding.Latin1.GetBytes(scheme + userinfo + "@example.com");
+            bool actual = SipParser.TryParseUri(text, ref uri);
+            Assert.True(expected == actual, $"\"{scheme}{userinfo}\": expected {expected}");
+            if (!expected) continue;
+            int colon = userinfo.IndexOf(':');
+            Assert.Equal(colon < 0 ? userinfo : userinfo[..colon], Encoding.Latin1.GetString(text.AsSpan(uri.User.Start, uri.User.Length)));
+            Assert.Equal(colon >= 0, uri.Password.IsPresent);
+            if (colon >= 0) Assert.Equal(userinfo[(colon + 1)..], Encoding.Latin1.GetString(text.AsSpan(uri.Password.Start, uri.Password.Length)));
+            Assert.Equal(scheme == "sips:" ? UriScheme.Sips : UriScheme.Sip, uri.Scheme);
+        }
+    }
 }
