@@ -59,6 +59,10 @@ internal sealed class AsciiSet
         return pos;
     }
 
+    /// <summary>Bit i set when byte i of <paramref name="v"/> is not a member. Needs SSSE3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint NonMembers(Vector128<byte> v) => NonMembers(v, _bitmap);
+
     /// <summary>Bit i set when byte i of <paramref name="v"/> is not a member.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint NonMembers(Vector128<byte> v, Vector128<byte> bitmap)

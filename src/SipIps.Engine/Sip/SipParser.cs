@@ -127,7 +127,7 @@ public static partial class SipParser
     private static void ParseHeaderLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
         m.HeaderTotal++;
-        int p = FastHeaderName(b, start, end, out SipHeaderId id);
+        int p = ColonAfterName(m.Buffer, start, end, out SipHeaderId id);
         int nameEnd = p;
         if (p < 0)
         {

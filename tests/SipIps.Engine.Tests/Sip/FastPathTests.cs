@@ -397,4 +397,51 @@ public class FastPathTests
             Assert.Equal(scheme == "sips:" ? UriScheme.Sips : UriScheme.Sip, uri.Scheme);
         }
     }
+    [Fact]
+    public void Header_names_read_from_one_load_match_the_general_lookup()
+    {
+        // Every known name in random case, compact forms, unknown tokens, names of 31 and 32 bytes or more, LWS or a
+        // non-token byte before the colon, lines that end at the name; each placed at a random offset of a buffer
+        // whose bytes past the line are stale and may hold a colon.
+        var random = new Random(3262);
+        var names = new List<string>();
+        for (int i = 1; i < SipHeaders.Count; i++) names.Add(SipHeaders.CanonicalName((SipHeaderId)i));
+        names.AddRange(["i", "m", "v", "f", "t", "l", "k", "x", "q", "1", "-", "_", "X-Custom", "P-Charging-Vector", "Via-X", "Vi",
+            "Content-Lengths", "Call-Id2", new string('a', 31), new string('b', 32), new string('c', 40), "Max-Forwards ",
+            "Via\t", "Fr om", "To@", "Allow\u00e9", ""]);
+        const string tokenBytes = "abcXYZ019-.!%*_+`'~";
+        for (int i = 0; i < 20_000; i++)
+        {
+            var chars = new char[random.Next(1, 36)];
+            for (int j = 0; j < chars.Length; j++) chars[j] = tokenBytes[random.Next(tokenBytes.Length)];
+            names.Add(new string(chars));
+        }
+        var buffer = new byte[512];
+        foreach (var original in names)
+        {
+            string name = new(original.Select(c => random.Next(2) == 0 ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c)).ToArray());
+            bool atEnd = random.Next(8) == 0;
+            string line = atEnd ? name : name + ": value";
+            random.NextBytes(buffer);
+            for (int k = 0; k < buffer.Length; k += 7) buffer[k] = (byte)':';
+            int start = random.Next(0, 200);
+            Encoding.Latin1.GetBytes(line).CopyTo(buffer, start);
+            int end = start + line.Length;
+
+            int colon = SipParser.ColonAfterName(buffer, start, end, out var id);
+
+            var b = buffer.AsSpan(0, end);
+            int nameEnd = SipChars.SkipToken(b, start, end);
+            bool direct = nameEnd > start && nameEnd < end && b[nameEnd] == ':';
+            if (colon < 0)
+            {
+                // Left to the general path: only names that it reads otherwise, or that do not fit one load.
+                Assert.True(!direct || nameEnd - start >= 32, $"\"{line}\": a plain name was left to the general path");
+                continue;
+            }
+            Assert.True(direct, $"\"{line}\": colon at {colon - start} for a line the general path rejects or reads otherwise");
+            Assert.Equal(nameEnd, colon);
+            Assert.Equal(SipHeaders.Lookup(b.Slice(start, nameEnd - start)), id);
+        }
+    }
 }
