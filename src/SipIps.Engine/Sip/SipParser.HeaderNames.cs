@@ -24,8 +24,9 @@ public static partial class SipParser
         if (!Ssse3.IsSupported || (uint)start > (uint)(buffer.Length - 32)) return -1;
         ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), start);
         var lo = Vector128.LoadUnsafe(ref at);
-        var hi = Vector128.LoadUnsafe(ref at, 16);
-        uint outside = SipChars.TokenChars.NonMembers(lo) | SipChars.TokenChars.NonMembers(hi) << 16;
+        uint outside = SipChars.TokenChars.NonMembers(lo);
+        // Names of 16 bytes or more are few (Content-Disposition, P-Asserted-Identity...): only they need the second half.
+        if (outside == 0) outside = SipChars.TokenChars.NonMembers(Vector128.LoadUnsafe(ref at, 16)) << 16;
         int n = BitOperations.TrailingZeroCount(outside);
         int colon = start + n;
         // Bytes past the line (a stale earlier message in the buffer) are never taken for the colon.
@@ -44,8 +45,13 @@ public static partial class SipParser
         var lower = Vector128.Create((byte)0x20);
         var lanes = Vector128.Create((byte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         var keepLo = Vector128.LessThan(lanes, Vector128.Create((byte)n));
-        var keepHi = Vector128.LessThan(lanes + Vector128.Create((byte)16), Vector128.Create((byte)n));
-        if (((lo | lower) & keepLo) == slot.Lo && ((hi | lower) & keepHi) == slot.Hi) id = slot.Id;
+        if (((lo | lower) & keepLo) != slot.Lo) return colon;
+        if (n > 16)
+        {
+            var keepHi = Vector128.LessThan(lanes + Vector128.Create((byte)16), Vector128.Create((byte)n));
+            if (((Vector128.LoadUnsafe(ref at, 16) | lower) & keepHi) != slot.Hi) return colon;
+        }
+        id = slot.Id;
         return colon;
     }
 
