@@ -21,7 +21,7 @@ public static partial class SipParser
     internal static int ColonAfterName(byte[] buffer, int start, int end, out SipHeaderId id)
     {
         id = SipHeaderId.Other;
-        if (!Ssse3.IsSupported || (uint)start > (uint)(buffer.Length - 32)) return -1;
+        if (!Ssse3.IsSupported || start < 0 || start > buffer.Length - 32) return -1;
         ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), start);
         var lo = Vector128.LoadUnsafe(ref at);
         uint outside = SipChars.TokenChars.NonMembers(lo);

@@ -1,5 +1,9 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 using SipIps.Engine.Common;
 
@@ -189,10 +193,47 @@ public static partial class SipParser
     /// quoted-string), with SWS around '='. Leaves <paramref name="p"/> just past the value.
     /// </summary>
     /// <returns>The position after the parameter, or the bitwise complement of where it failed (negative).</returns>
-    private static int NextParam(ReadOnlySpan<byte> b, int p, int end, out SipSlice name, out SipSlice value)
+    /// <remarks>
+    /// The usual forms, "name=value" and a name alone, without LWS or quotes, are read from one 32-byte load: the
+    /// token run, then the value's run, from two bit masks. The rest takes <see cref="NextParamGeneral"/>.
+    /// </remarks>
+    internal static int NextParam(ReadOnlySpan<byte> b, int p, int end, out SipSlice name, out SipSlice value)
     {
         value = SipSlice.None;
         p = SipChars.SkipLws(b, p, end);
+        if (Avx2.IsSupported && p >= 0 && p < end && p <= b.Length - 32)
+        {
+            var v = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(b), (nuint)p);
+            int n = BitOperations.TrailingZeroCount(SipChars.TokenChars.NonMembers(v));
+            int eq = p + n;
+            if (n > 0 && n < 32 && (eq >= end || (b[eq] != '=' && !SipChars.IsLws(b[eq]))))
+            {
+                // A name alone ("lr", "rport"), up to the end or the next separator.
+                name = Slice(p, Math.Min(eq, end));
+                return Math.Min(eq, end);
+            }
+            if (n > 0 && n < 31 && eq < end && b[eq] == '=')
+            {
+                uint outside = SipChars.HeaderParamChars.NonMembers(v) >> (n + 1);
+                if (outside != 0)
+                {
+                    int ve = Math.Min(eq + 1 + BitOperations.TrailingZeroCount(outside), end);
+                    if (ve > eq + 1)
+                    {
+                        name = Slice(p, eq);
+                        value = Slice(eq + 1, ve);
+                        return ve;
+                    }
+                }
+            }
+        }
+        return NextParamGeneral(b, p, end, out name, out value);
+    }
+
+    /// <summary><see cref="NextParam"/> for any input, from just after the LWS that follows the ';'.</summary>
+    internal static int NextParamGeneral(ReadOnlySpan<byte> b, int p, int end, out SipSlice name, out SipSlice value)
+    {
+        value = SipSlice.None;
         int ns = p;
         p = SipChars.SkipToken(b, p, end);
         name = Slice(ns, p);

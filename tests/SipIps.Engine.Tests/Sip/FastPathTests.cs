@@ -444,4 +444,39 @@ public class FastPathTests
             Assert.Equal(SipHeaders.Lookup(b.Slice(start, nameEnd - start)), id);
         }
     }
+    [Fact]
+    public void Parameters_read_from_one_load_match_the_general_reader()
+    {
+        // name, name=value, LWS around '=', quoted values, empty values, runs that end at, before or past the end
+        // given, and runs longer than the load; each followed by stale bytes that may continue a run.
+        var random = new Random(6873);
+        var cases = new List<string> { "branch=z9hG4bK776asdhds", "rport", "lr", "tag=1928301774", "received=192.0.2.1",
+            "maddr=[2001:db8::1]", "expires=3600", "q=0.5", "x=\"quoted; value\"", "x = y", "x =y", "x= y", "x=", "=y", ";",
+            "x=y;z", "x,y", "name" + new string('n', 30) + "=v", "n=" + new string('v', 40), "ttl=1\r\n", "x=\u00e9" };
+        const string alphabet = "aZ9-.!%*_+`'~:[]=;, \t\"\\<@\u00e9";
+        for (int i = 0; i < 50_000; i++)
+        {
+            var chars = new char[random.Next(0, 40)];
+            for (int j = 0; j < chars.Length; j++)
+                chars[j] = random.Next(3) == 0 ? alphabet[random.Next(alphabet.Length)] : alphabet[random.Next(3)];
+            cases.Add(new string(chars));
+        }
+        var buffer = new byte[256];
+        foreach (var text in cases)
+        {
+            random.NextBytes(buffer);
+            int start = random.Next(0, 100);
+            var bytes = Encoding.Latin1.GetBytes(text);
+            bytes.CopyTo(buffer, start);
+            int end = start + Math.Max(0, bytes.Length - random.Next(0, 3));
+            if (random.Next(2) == 0) for (int k = end; k < buffer.Length; k++) buffer[k] = (byte)"a=b;\r\n"[k % 6];
+            var span = new ReadOnlySpan<byte>(buffer, 0, random.Next(2) == 0 ? buffer.Length : Math.Min(buffer.Length, end + random.Next(0, 40)));
+
+            int expected = SipParser.NextParamGeneral(span, SipChars.SkipLws(span, start, end), end, out var expectedName, out var expectedValue);
+            int actual = SipParser.NextParam(span, start, end, out var name, out var value);
+            string what = $"\"{text}\" cut at {end - start}";
+            Assert.True(expected == actual, $"{what}: returned {actual}, expected {expected}");
+            Assert.True(expectedName.Equals(name) && expectedValue.Equals(value), $"{what}: name ({name.Start}, {name.Length}) value ({value.Start}, {value.Length}), expected ({expectedName.Start}, {expectedName.Length}) ({expectedValue.Start}, {expectedValue.Length})");
+        }
+    }
 }
