@@ -54,6 +54,27 @@ public sealed class LiveExportTests : IDisposable
         Assert.Equal("RORUU", records[7].Flags);
     }
 
+    /// <summary>
+    /// Writes end on 64 KB boundaries of the file, so the record that crosses one is written in two parts: both
+    /// must reach the file, at shutdown too. The thread is never started, so the last pass (at disposal) is the one
+    /// that crosses boundaries.
+    /// </summary>
+    [Fact]
+    public void A_record_cut_at_a_write_boundary_reaches_the_file_whole_even_at_shutdown()
+    {
+        string path = Path.Combine(_dir, "sip.clf");
+        var writer = new ClfLogWriter(new ClfLogOptions { Path = path }, _ => { });
+        var (engine, _) = Worker(writer);
+        Feed(engine, 0, 1000); // about 230 bytes each: three boundaries crossed
+        writer.Dispose();
+        var bytes = File.ReadAllBytes(path);
+        Assert.True(bytes.Length > 3 * 65536, $"{bytes.Length}");
+        var records = ReadAll(bytes);
+        Assert.Equal(1000, records.Count);
+        Assert.Equal(1000, writer.Written);
+        Assert.Equal("live-999@192.0.2.10", records[^1].CallId);
+    }
+
     [Fact]
     public void The_file_rotates_by_size_and_keeps_the_configured_number()
     {
