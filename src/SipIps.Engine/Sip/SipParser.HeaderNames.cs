@@ -10,11 +10,12 @@ namespace SipIps.Engine.Sip;
 public static partial class SipParser
 {
     /// <summary>
-    /// Reads a header name that the colon follows directly (as nearly every sender writes it) from one 32-byte load:
-    /// the token check of its bytes, the colon, and the name's id from a table with one slot per known name. Returns
-    /// the colon's position, or -1 to take the general path (LWS before the colon, a name of 32 bytes or more, a byte
-    /// that is no token character, no SSSE3). Compared with a cascade of compares on the first bytes, the work does not
-    /// depend on which header the line holds, so varied traffic costs no mispredicted branches here.
+    /// Reads a header name that the colon follows directly (as nearly every sender writes it) from one 16-byte load
+    /// (two for a name of 16 bytes or more): the token check of its bytes, the colon, and the name's id from a table
+    /// with one slot per known name. Returns the colon's position, or -1 to take the general path (LWS before the
+    /// colon, a name of 32 bytes or more, a byte that is no token character, no SSSE3). Compared with a cascade of
+    /// compares on the first bytes, the work does not depend on which header the line holds, so varied traffic costs
+    /// no mispredicted branches here.
     /// </summary>
     /// <param name="buffer">The message buffer, with its padding: 32 bytes from <paramref name="start"/> are readable.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
