@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace SipIps.Engine.Sip;
@@ -7,10 +9,18 @@ public static partial class SipParser
     /// <returns>False when the start line is too broken to go on with the headers.</returns>
     private static bool ParseStartLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
-        if (end - start >= 4 && Ascii.EqualsIgnoreCase(b.Slice(start, 4), "SIP/"u8))
+        if (end - start >= 4 && IsSipSlash(b, start))
             return ParseStatusLine(b, start, end, m);
         return ParseRequestLine(b, start, end, m);
     }
+
+    private const uint SipSlash = 's' | 'i' << 8 | 'p' << 16 | '/' << 24;
+    private const uint TwoDotZero = '2' | '.' << 8 | '0' << 16;
+
+    /// <summary>"SIP/" in any case at <paramref name="at"/> (4 bytes readable): one compare, the '/' taken as it is (see AsciiCase).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsSipSlash(ReadOnlySpan<byte> b, int at) =>
+        (BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(at)) | 0x00202020) == SipSlash;
 
     private static bool ParseRequestLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {
@@ -119,7 +129,10 @@ public static partial class SipParser
     {
         m.Version = Slice(start, end);
         int p = start;
-        if (end - start < 7 || !Ascii.EqualsIgnoreCase(b.Slice(start, 4), "SIP/"u8))
+        // What every message carries: "SIP/2.0", in two compares.
+        if (end - start == 7 && IsSipSlash(b, start)
+            && (BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(start + 3)) & 0xFFFFFF00) == TwoDotZero << 8) return;
+        if (end - start < 7 || !IsSipSlash(b, start))
         {
             m.Fail(SipParseStatus.BadVersion, start);
             return;

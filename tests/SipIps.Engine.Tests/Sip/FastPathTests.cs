@@ -479,4 +479,30 @@ public class FastPathTests
             Assert.True(expectedName.Equals(name) && expectedValue.Equals(value), $"{what}: name ({name.Start}, {name.Length}) value ({value.Start}, {value.Length}), expected ({expectedName.Start}, {expectedName.Length}) ({expectedValue.Start}, {expectedValue.Length})");
         }
     }
+    [Theory]
+    [InlineData("SIP/2.0", SipParseStatus.Ok, SipParseStatus.Ok)]
+    [InlineData("sip/2.0", SipParseStatus.Ok, SipParseStatus.Ok)]
+    [InlineData("Sip/2.0", SipParseStatus.Ok, SipParseStatus.Ok)]
+    [InlineData("SIP/2.00", SipParseStatus.Ok, SipParseStatus.Ok)]
+    [InlineData("SIP/02.0", SipParseStatus.Ok, SipParseStatus.Ok)]
+    [InlineData("SIP/2.1", SipParseStatus.UnsupportedVersion, SipParseStatus.UnsupportedVersion)]
+    [InlineData("SIP/3.0", SipParseStatus.UnsupportedVersion, SipParseStatus.UnsupportedVersion)]
+    [InlineData("SIP/2.0x", SipParseStatus.BadVersion, SipParseStatus.BadVersion)]
+    [InlineData("SIP/2,0", SipParseStatus.BadVersion, SipParseStatus.BadVersion)]
+    [InlineData("SIP/2.", SipParseStatus.BadVersion, SipParseStatus.BadVersion)]
+    [InlineData("SIP/20", SipParseStatus.BadVersion, SipParseStatus.BadVersion)]
+    [InlineData("SIQ/2.0", SipParseStatus.BadVersion, SipParseStatus.BadMethod)]
+    [InlineData("SIP\u000f2.0", SipParseStatus.BadVersion, SipParseStatus.BadMethod)] // 0x0F | 0x20 is '/'
+    [InlineData("SIP/2\u000e0", SipParseStatus.BadVersion, SipParseStatus.BadVersion)] // 0x0E | 0x20 is '.'
+    [InlineData("SIP/2.\u0010", SipParseStatus.BadVersion, SipParseStatus.BadVersion)] // 0x10 | 0x20 is '0'
+    public void The_version_reads_the_same_on_the_short_and_the_long_path(string version, SipParseStatus request, SipParseStatus response)
+    {
+        const string headers = "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@example.com>;tag=1\r\n" +
+            "To: <sip:b@example.com>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        var m = new SipMessage();
+        SipParser.Parse(Encoding.Latin1.GetBytes($"OPTIONS sip:a@example.com {version}\r\n{headers}"), m);
+        Assert.Equal(request, m.Status);
+        SipParser.Parse(Encoding.Latin1.GetBytes($"{version} 200 OK\r\n{headers}"), m);
+        Assert.Equal(response, m.Status);
+    }
 }
