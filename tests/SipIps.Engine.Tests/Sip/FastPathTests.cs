@@ -351,6 +351,16 @@ public class FastPathTests
             for (int j = 0; j < chars.Length; j++) chars[j] = alphabet[random.Next(alphabet.Length)];
             cases.Add(new string(chars));
         }
+        // Hosts around 64 bytes (the longest read on bit masks) and longer, built of valid labels and then mutated.
+        for (int i = 0; i < 20_000; i++)
+        {
+            var host = new StringBuilder();
+            int length = random.Next(55, 75);
+            while (host.Length < length) host.Append(random.Next(3) == 0 ? "a1." : "ab-c.").Append('z');
+            var chars = host.ToString(0, length).ToCharArray();
+            if (random.Next(2) == 0) chars[random.Next(chars.Length)] = alphabet[random.Next(alphabet.Length)];
+            cases.Add(new string(chars));
+        }
         foreach (var host in cases)
         {
             bool v4 = ReferenceV4(host, out _);
