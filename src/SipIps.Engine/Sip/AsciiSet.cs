@@ -63,19 +63,6 @@ internal sealed class AsciiSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint NonMembers(Vector128<byte> v) => NonMembers(v, _bitmap);
 
-    /// <summary>Bit i set when byte i of <paramref name="v"/> is not a member. Needs AVX2.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public uint NonMembers(Vector256<byte> v)
-    {
-        var bitmap = Vector256.Create(_bitmap, _bitmap);
-        var low = v & Vector256.Create((byte)0x0F);
-        var high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
-        var row = Avx2.Shuffle(bitmap, low);
-        var bits = Vector128.Create(1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0);
-        var bit = Avx2.Shuffle(Vector256.Create(bits, bits), high);
-        return Vector256.Equals(row & bit, Vector256<byte>.Zero).ExtractMostSignificantBits();
-    }
-
     /// <summary>Bit i set when byte i of <paramref name="v"/> is not a member.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint NonMembers(Vector128<byte> v, Vector128<byte> bitmap)

@@ -194,17 +194,19 @@ public static partial class SipParser
     /// </summary>
     /// <returns>The position after the parameter, or the bitwise complement of where it failed (negative).</returns>
     /// <remarks>
-    /// The usual forms, "name=value" and a name alone, without LWS or quotes, are read from one 32-byte load: the
+    /// The usual forms, "name=value" and a name alone, without LWS or quotes, are read from 32 bytes loaded once: the
     /// token run, then the value's run, from two bit masks. The rest takes <see cref="NextParamGeneral"/>.
     /// </remarks>
     internal static int NextParam(ReadOnlySpan<byte> b, int p, int end, out SipSlice name, out SipSlice value)
     {
         value = SipSlice.None;
         p = SipChars.SkipLws(b, p, end);
-        if (Avx2.IsSupported && p >= 0 && p < end && p <= b.Length - 32)
+        if (Ssse3.IsSupported && p >= 0 && p < end && p <= b.Length - 32)
         {
-            var v = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(b), (nuint)p);
-            int n = BitOperations.TrailingZeroCount(SipChars.TokenChars.NonMembers(v));
+            ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), p);
+            var lo = Vector128.LoadUnsafe(ref at);
+            var hi = Vector128.LoadUnsafe(ref at, 16);
+            int n = BitOperations.TrailingZeroCount(SipChars.TokenChars.NonMembers(lo) | (ulong)SipChars.TokenChars.NonMembers(hi) << 16 | 1UL << 32);
             int eq = p + n;
             if (n > 0 && n < 32 && (eq >= end || (b[eq] != '=' && !SipChars.IsLws(b[eq]))))
             {
@@ -214,7 +216,7 @@ public static partial class SipParser
             }
             if (n > 0 && n < 31 && eq < end && b[eq] == '=')
             {
-                uint outside = SipChars.HeaderParamChars.NonMembers(v) >> (n + 1);
+                uint outside = (SipChars.HeaderParamChars.NonMembers(lo) | SipChars.HeaderParamChars.NonMembers(hi) << 16) >> (n + 1);
                 if (outside != 0)
                 {
                     int ve = Math.Min(eq + 1 + BitOperations.TrailingZeroCount(outside), end);

@@ -489,6 +489,7 @@ public class FastPathTests
             Assert.True(expectedName.Equals(name) && expectedValue.Equals(value), $"{what}: name ({name.Start}, {name.Length}) value ({value.Start}, {value.Length}), expected ({expectedName.Start}, {expectedName.Length}) ({expectedValue.Start}, {expectedValue.Length})");
         }
     }
+
     [Theory]
     [InlineData("SIP/2.0", SipParseStatus.Ok, SipParseStatus.Ok)]
     [InlineData("sip/2.0", SipParseStatus.Ok, SipParseStatus.Ok)]
