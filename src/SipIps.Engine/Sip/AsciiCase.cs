@@ -33,4 +33,12 @@ internal static class AsciiCase
             if ((Unsafe.Add(ref a, i) | 0x20) != Unsafe.Add(ref b, i)) return false;
         return true;
     }
+    /// <summary>
+    /// True when the four bytes at <paramref name="at"/> are three letters in any case and then a fourth byte as it
+    /// is ("sip:", "SIP/"): <paramref name="literal"/> holds them lower-case, little-endian. The fourth byte is not
+    /// OR-ed with 0x20, which would also map a control byte onto ':' or '/'.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool ThreeLettersThen(ReadOnlySpan<byte> b, int at, uint literal) =>
+        (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(at)) | 0x00202020) == literal;
 }

@@ -17,10 +17,9 @@ public static partial class SipParser
     private const uint SipSlash = 's' | 'i' << 8 | 'p' << 16 | '/' << 24;
     private const uint TwoDotZero = '2' | '.' << 8 | '0' << 16;
 
-    /// <summary>"SIP/" in any case at <paramref name="at"/> (4 bytes readable): one compare, the '/' taken as it is (see AsciiCase).</summary>
+    /// <summary>"SIP/" in any case at <paramref name="at"/> (4 bytes readable).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsSipSlash(ReadOnlySpan<byte> b, int at) =>
-        (BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(at)) | 0x00202020) == SipSlash;
+    private static bool IsSipSlash(ReadOnlySpan<byte> b, int at) => AsciiCase.ThreeLettersThen(b, at, SipSlash);
 
     private static bool ParseRequestLine(ReadOnlySpan<byte> b, int start, int end, SipMessage m)
     {

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using SipIps.Engine.Common;
 
@@ -22,8 +21,8 @@ public static partial class SipParser
         u.Clear();
         u.Text = Slice(start, end);
         int p = start;
-        // Nearly every URI is "sip:": one compare (':' checked as it is, see AsciiCase).
-        if (end - p > 4 && (BinaryPrimitives.ReadUInt32LittleEndian(b.Slice(p)) | 0x00202020) == SipColon)
+        // Nearly every URI is "sip:": one compare.
+        if (end - p > 4 && AsciiCase.ThreeLettersThen(b, p, SipColon))
         {
             u.Scheme = UriScheme.Sip;
             return ParseSipUriBody(b, p + 4, end, ref u, context);
