@@ -38,7 +38,7 @@ public ref struct ClfEvent
     /// <summary>The branch of the top Via (the client transaction).</summary>
     public ReadOnlySpan<byte> Branch;
 
-    private const int StringCount = 8;
+    internal const int StringCount = 8;
 
     /// <summary>The values of a parsed message seen in <paramref name="packet"/>; the spans point into the message.</summary>
     public static ClfEvent From(in PacketInfo packet, SipMessage m) => new()
@@ -104,13 +104,8 @@ public ref struct ClfEvent
     public static bool TryRead(ReadOnlySpan<byte> source, out ClfEvent e)
     {
         e = default;
-        int size = Unsafe.SizeOf<Header>();
-        if (source.Length < size) return false;
-        var h = MemoryMarshal.Read<Header>(source);
-        int total = size;
-        for (int i = 0; i < StringCount; i++) total += h.Lengths[i];
-        if (total > source.Length) return false;
-        int at = size;
+        if (!TryView(source, out var h, out var strings)) return false;
+        int at = 0;
         e.TimestampNs = h.TimestampNs;
         e.CallIdHash = h.CallIdHash;
         e.CSeqNumber = h.CSeqNumber;
@@ -122,16 +117,41 @@ public ref struct ClfEvent
         e.IsRequest = h.IsRequest != 0;
         e.Transport = (L4Protocol)h.Transport;
         e.CSeqMethod = (SipMethod)h.CSeqMethod;
-        e.CSeqMethodText = Next(source, ref at, h.Lengths[0]);
-        e.RequestUri = Next(source, ref at, h.Lengths[1]);
-        e.ToUri = Next(source, ref at, h.Lengths[2]);
-        e.ToTag = Next(source, ref at, h.Lengths[3]);
-        e.FromUri = Next(source, ref at, h.Lengths[4]);
-        e.FromTag = Next(source, ref at, h.Lengths[5]);
-        e.CallId = Next(source, ref at, h.Lengths[6]);
-        e.Branch = Next(source, ref at, h.Lengths[7]);
+        e.CSeqMethodText = Next(strings, ref at, h.Lengths[0]);
+        e.RequestUri = Next(strings, ref at, h.Lengths[1]);
+        e.ToUri = Next(strings, ref at, h.Lengths[2]);
+        e.ToTag = Next(strings, ref at, h.Lengths[3]);
+        e.FromUri = Next(strings, ref at, h.Lengths[4]);
+        e.FromTag = Next(strings, ref at, h.Lengths[5]);
+        e.CallId = Next(strings, ref at, h.Lengths[6]);
+        e.Branch = Next(strings, ref at, h.Lengths[7]);
         return true;
     }
+
+    /// <summary>
+    /// The fixed part of an event written by <see cref="WriteTo"/>, and its strings in their order (CSeq method,
+    /// Request-URI, To URI, To tag, From URI, From tag, Call-ID, branch), back to back; false when the bytes are too
+    /// short for what the fixed part announces.
+    /// </summary>
+    internal static bool TryView(ReadOnlySpan<byte> source, out Header header, out ReadOnlySpan<byte> strings)
+    {
+        int size = Unsafe.SizeOf<Header>();
+        strings = default;
+        if (source.Length < size)
+        {
+            header = default;
+            return false;
+        }
+        header = MemoryMarshal.Read<Header>(source);
+        int total = 0;
+        for (int i = 0; i < StringCount; i++) total += header.Lengths[i];
+        if (total > source.Length - size) return false;
+        strings = source.Slice(size, total);
+        return true;
+    }
+
+    /// <summary>The most bytes an event can take: the fixed part and every string at its longest.</summary>
+    public static int MaxBytes => Unsafe.SizeOf<Header>() + StringCount * ClfFormat.MaxFieldBytes;
 
     private static bool Append(Span<byte> destination, ref int at, ReadOnlySpan<byte> value, ref ushort length)
     {
@@ -151,13 +171,13 @@ public ref struct ClfEvent
     }
 
     [InlineArray(StringCount)]
-    private struct StringLengths
+    internal struct StringLengths
     {
         private ushort _first;
     }
 
     /// <summary>The fixed part as it sits in the ring (host byte order: the ring never leaves the process).</summary>
-    private struct Header
+    internal struct Header
     {
         public long TimestampNs;
         public ulong CallIdHash;

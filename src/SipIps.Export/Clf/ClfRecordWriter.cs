@@ -47,32 +47,8 @@ public ref struct ClfRecordWriter
         _dest[81] = (byte)'\t';
         _pos = ClfFormat.FieldsOffset;
 
-        // The usual case: the buffer has room for every value even if each byte had to be escaped, and every pointer
-        // fits in four hex digits. The fields are then written without a check per byte.
-        // Spelled out field by field rather than looped over Value: the loop costs about 30 ns of a 140 ns record.
-        long bound = ClfFormat.FieldsOffset + ClfFormat.PointerCount
-                     + Bound(r.CSeq) + Bound(r.Status) + Bound(r.RequestUri) + Bound(r.Destination) + Bound(r.Source)
-                     + Bound(r.ToUri) + Bound(r.ToTag) + Bound(r.FromUri) + Bound(r.FromTag) + Bound(r.CallId)
-                     + Bound(r.ServerTransaction) + Bound(r.ClientTransaction);
-        if (bound <= _dest.Length && bound <= ClfFormat.MaxPointer)
-        {
-            ref byte d = ref MemoryMarshal.GetReference(_dest);
-            int pos = ClfFormat.FieldsOffset;
-            pos = RoomyField(ref d, pos, 0, r.CSeq);
-            pos = RoomyField(ref d, pos, 1, r.Status);
-            pos = RoomyField(ref d, pos, 2, r.RequestUri);
-            pos = RoomyField(ref d, pos, 3, r.Destination);
-            pos = RoomyField(ref d, pos, 4, r.Source);
-            pos = RoomyField(ref d, pos, 5, r.ToUri);
-            pos = RoomyField(ref d, pos, 6, r.ToTag);
-            pos = RoomyField(ref d, pos, 7, r.FromUri);
-            pos = RoomyField(ref d, pos, 8, r.FromTag);
-            pos = RoomyField(ref d, pos, 9, r.CallId);
-            pos = RoomyField(ref d, pos, 10, r.ServerTransaction);
-            _pos = RoomyField(ref d, pos, 11, r.ClientTransaction);
-            return;
-        }
-        // A tight buffer (rare): the checked writer, field by field in record order.
+        // Field by field in record order, each byte checked. The records of SIP messages come from SipClfFormatter's
+        // direct path unless a value needs escaping.
         for (int i = 0; i < MandatoryFields; i++) Field(i, Value(r, i));
         if (_pos > ClfFormat.MaxPointer) _failed = true;
     }
@@ -146,55 +122,9 @@ public ref struct ClfRecordWriter
         return _pos;
     }
 
-    /// <summary>The most bytes a value can take once escaped (each byte at most three), and its separator.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Bound(ReadOnlySpan<byte> value) => 3L * Math.Max(1, Math.Min(value.Length, ClfFormat.MaxFieldBytes));
-
-    /// <summary>
-    /// <see cref="Field"/> for a buffer known to have room (see <see cref="WriteMandatory"/>): the separator, the
-    /// pointer, and the value copied as it is, or escaped when it holds TAB, CR or LF. Returns the new position.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int RoomyField(ref byte d, int pos, int index, ReadOnlySpan<byte> value)
-    {
-        if (index > 0) Unsafe.Add(ref d, pos++) = (byte)'\t';
-        WritePointer(ref Unsafe.Add(ref d, ClfFormat.PointersOffset + index * 4), pos + ClfFormat.PointerBase);
-        int n = value.Length;
-        if (n == 0)
-        {
-            Unsafe.Add(ref d, pos) = (byte)'-';
-            return pos + 1;
-        }
-        if (n == 1 && (value[0] == '-' || value[0] == '?'))
-        {
-            (value[0] == '-' ? "%2D"u8 : "%3F"u8).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, pos), 3));
-            return pos + 3;
-        }
-        if (n > ClfFormat.MaxFieldBytes) value = value.Slice(0, n = ClfFormat.MaxFieldBytes);
-        if (CopyPlain(value, MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, pos), n))) return pos + n;
-        foreach (byte c in value)
-        {
-            if (c == '\t')
-            {
-                Unsafe.Add(ref d, pos++) = (byte)' ';
-            }
-            else if (c == '\r' || c == '\n')
-            {
-                Unsafe.Add(ref d, pos++) = (byte)'%';
-                Unsafe.Add(ref d, pos++) = (byte)'0';
-                Unsafe.Add(ref d, pos++) = c == '\r' ? (byte)'D' : (byte)'A';
-            }
-            else
-            {
-                Unsafe.Add(ref d, pos++) = c;
-            }
-        }
-        return pos;
-    }
-
     /// <summary>Four hex digits of <paramref name="value"/> (below 0x10000), two table lookups.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WritePointer(ref byte dest, int value)
+    internal static void WritePointer(ref byte dest, int value)
     {
         ref byte pairs = ref MemoryMarshal.GetReference(HexPairs);
         Unsafe.WriteUnaligned(ref dest, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref pairs, ((value >> 8) & 0xFF) * 2)));
@@ -344,7 +274,7 @@ public ref struct ClfRecordWriter
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789ABCDEF"u8;
 
-    private static void WriteHex(int value, Span<byte> dest)
+    internal static void WriteHex(int value, Span<byte> dest)
     {
         ReadOnlySpan<byte> hex = HexDigits;
         for (int i = dest.Length - 1; i >= 0; i--)

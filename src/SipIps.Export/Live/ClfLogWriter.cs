@@ -165,13 +165,8 @@ public sealed class ClfLogWriter : IDisposable
     /// <summary>Formats one event into the batch, rotating the file first when the record would pass a limit.</summary>
     private void Add(ReadOnlySpan<byte> data, long now)
     {
-        if (!ClfEvent.TryRead(data, out var e))
-        {
-            WriteErrors++;
-            return;
-        }
         if (_batch.Length - _batchLength < MaxRecordBytes) WriteBatch();
-        int length = _formatter.Format(e, _batch.AsSpan(_batchLength));
+        int length = _formatter.Format(data, _batch.AsSpan(_batchLength));
         if (length < 0)
         {
             WriteErrors++;
