@@ -60,5 +60,5 @@ public class EngineBenchmarks
 
     /// <summary>The worker's part of a live CLF record: the values copied into the queue, formatted later by the CLF thread.</summary>
     [Benchmark(Description = "CLF values of an INVITE, queued (worker side)")]
-    public int ClfQueued() => ClfEvent.From(_info, _parsed).WriteTo(_clf);
+    public int ClfQueued() => ClfEvent.Write(_info, _parsed, _clf);
 }

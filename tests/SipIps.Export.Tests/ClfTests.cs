@@ -267,8 +267,12 @@ public class ClfTests
         {
             SipParser.Parse(B(text), m);
             int na = direct.Format(info, m, a);
-            int length = ClfEvent.From(info, m).WriteTo(ring);
+            int length = ClfEvent.Write(info, m, ring);
             Assert.True(length > 0);
+            // The worker's direct copy and the event's own give the same bytes.
+            var viaEvent = new byte[8192];
+            Assert.Equal(length, ClfEvent.From(info, m).WriteTo(viaEvent));
+            Assert.True(viaEvent.AsSpan(0, length).SequenceEqual(ring.AsSpan(0, length)));
             Assert.True(ClfEvent.TryRead(ring.AsSpan(0, length), out _));
             int nb = queued.Format(ring.AsSpan(0, length), b);
             Assert.True(na > 0);
@@ -276,6 +280,7 @@ public class ClfTests
             Assert.False(ClfEvent.TryRead(ring.AsSpan(0, length - 1), out _));
         }
         Assert.Equal(-1, ClfEvent.From(info, m).WriteTo(new byte[64]));
+        Assert.Equal(-1, ClfEvent.Write(info, m, new byte[64]));
     }
 
     /// <summary>

@@ -70,35 +70,85 @@ public ref struct ClfEvent
     /// </summary>
     public readonly int WriteTo(Span<byte> destination)
     {
-        int size = Unsafe.SizeOf<Header>();
-        if (destination.Length < size) return -1;
-        var h = new Header
-        {
-            TimestampNs = TimestampNs,
-            CallIdHash = CallIdHash,
-            CSeqNumber = CSeqNumber,
-            Source = Source,
-            Destination = Destination,
-            StatusCode = StatusCode,
-            SourcePort = SourcePort,
-            DestinationPort = DestinationPort,
-            IsRequest = IsRequest ? (byte)1 : (byte)0,
-            Transport = (byte)Transport,
-            CSeqMethod = (byte)CSeqMethod,
-        };
-        int at = size;
-        if (!Append(destination, ref at, CSeqMethodText, ref h.Lengths[0])
-            || !Append(destination, ref at, RequestUri, ref h.Lengths[1])
-            || !Append(destination, ref at, ToUri, ref h.Lengths[2])
-            || !Append(destination, ref at, ToTag, ref h.Lengths[3])
-            || !Append(destination, ref at, FromUri, ref h.Lengths[4])
-            || !Append(destination, ref at, FromTag, ref h.Lengths[5])
-            || !Append(destination, ref at, CallId, ref h.Lengths[6])
-            || !Append(destination, ref at, Branch, ref h.Lengths[7]))
-            return -1;
-        MemoryMarshal.Write(destination, in h);
+        if (!Fits(destination, CSeqMethodText, RequestUri, ToUri, ToTag, FromUri, FromTag, CallId, Branch)) return -1;
+        ref Header h = ref HeaderIn(destination);
+        h.TimestampNs = TimestampNs;
+        h.CallIdHash = CallIdHash;
+        h.CSeqNumber = CSeqNumber;
+        h.Source = Source;
+        h.Destination = Destination;
+        h.StatusCode = StatusCode;
+        h.SourcePort = SourcePort;
+        h.DestinationPort = DestinationPort;
+        h.IsRequest = IsRequest ? (byte)1 : (byte)0;
+        h.Transport = (byte)Transport;
+        h.CSeqMethod = (byte)CSeqMethod;
+        return WriteStrings(ref h, destination, CSeqMethodText, RequestUri, ToUri, ToTag, FromUri, FromTag, CallId, Branch);
+    }
+
+    /// <summary>
+    /// What <c>From(packet, m).WriteTo(destination)</c> writes, without the event in between: a worker queues every
+    /// message this way. The fixed part is written in place: built apart and copied, its narrow stores stalled the
+    /// copy's wide loads (about a third of the 34 ns this took).
+    /// </summary>
+    public static int Write(in PacketInfo packet, SipMessage m, Span<byte> destination)
+    {
+        bool request = m.IsRequest;
+        var cseqMethod = m[m.CSeqMethodText];
+        var requestUri = request ? m[m.RequestUri.Text] : default;
+        var toUri = m[m.To.Uri.Text];
+        var toTag = m[m.To.Tag];
+        var fromUri = m[m.From.Uri.Text];
+        var fromTag = m[m.From.Tag];
+        var callId = m[m.CallId];
+        var branch = m.ViaCount > 0 ? m[m.Vias[0].Branch] : default;
+        if (!Fits(destination, cseqMethod, requestUri, toUri, toTag, fromUri, fromTag, callId, branch)) return -1;
+        ref Header h = ref HeaderIn(destination);
+        h.TimestampNs = packet.TimestampNs;
+        h.CallIdHash = m.CallIdHash;
+        h.CSeqNumber = m.CSeqNumber;
+        h.Source = packet.Source;
+        h.Destination = packet.Destination;
+        h.StatusCode = request ? 0 : m.StatusCode;
+        h.SourcePort = packet.SourcePort;
+        h.DestinationPort = packet.DestinationPort;
+        h.IsRequest = request ? (byte)1 : (byte)0;
+        h.Transport = (byte)packet.Protocol;
+        h.CSeqMethod = (byte)m.CSeqMethod;
+        return WriteStrings(ref h, destination, cseqMethod, requestUri, toUri, toTag, fromUri, fromTag, callId, branch);
+    }
+
+    /// <summary>Whether the fixed part and the strings (cut) fit in <paramref name="destination"/>.</summary>
+    private static bool Fits(Span<byte> destination, ReadOnlySpan<byte> cseqMethod, ReadOnlySpan<byte> requestUri,
+        ReadOnlySpan<byte> toUri, ReadOnlySpan<byte> toTag, ReadOnlySpan<byte> fromUri, ReadOnlySpan<byte> fromTag,
+        ReadOnlySpan<byte> callId, ReadOnlySpan<byte> branch) =>
+        destination.Length >= (long)Unsafe.SizeOf<Header>() + Cut(cseqMethod) + Cut(requestUri) + Cut(toUri) + Cut(toTag)
+            + Cut(fromUri) + Cut(fromTag) + Cut(callId) + Cut(branch);
+
+    /// <summary>The fixed part at the start of <paramref name="destination"/> (host byte order; the ring never leaves the process).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref Header HeaderIn(Span<byte> destination) => ref Unsafe.As<byte, Header>(ref MemoryMarshal.GetReference(destination));
+
+    /// <summary>The strings after the fixed part, their lengths into it; the caller checked the room (<see cref="Fits"/>).</summary>
+    private static int WriteStrings(ref Header h, Span<byte> destination, ReadOnlySpan<byte> cseqMethod, ReadOnlySpan<byte> requestUri,
+        ReadOnlySpan<byte> toUri, ReadOnlySpan<byte> toTag, ReadOnlySpan<byte> fromUri, ReadOnlySpan<byte> fromTag,
+        ReadOnlySpan<byte> callId, ReadOnlySpan<byte> branch)
+    {
+        int at = Unsafe.SizeOf<Header>();
+        Append(destination, ref at, cseqMethod, ref h.Lengths[0]);
+        Append(destination, ref at, requestUri, ref h.Lengths[1]);
+        Append(destination, ref at, toUri, ref h.Lengths[2]);
+        Append(destination, ref at, toTag, ref h.Lengths[3]);
+        Append(destination, ref at, fromUri, ref h.Lengths[4]);
+        Append(destination, ref at, fromTag, ref h.Lengths[5]);
+        Append(destination, ref at, callId, ref h.Lengths[6]);
+        Append(destination, ref at, branch, ref h.Lengths[7]);
         return at;
     }
+
+    /// <summary>The bytes of a value that an event keeps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Cut(ReadOnlySpan<byte> value) => Math.Min(value.Length, ClfFormat.MaxFieldBytes);
 
     /// <summary>Reads an event written by <see cref="WriteTo"/>; the spans point into <paramref name="source"/>.</summary>
     public static bool TryRead(ReadOnlySpan<byte> source, out ClfEvent e)
@@ -153,14 +203,14 @@ public ref struct ClfEvent
     /// <summary>The most bytes an event can take: the fixed part and every string at its longest.</summary>
     public static int MaxBytes => Unsafe.SizeOf<Header>() + StringCount * ClfFormat.MaxFieldBytes;
 
-    private static bool Append(Span<byte> destination, ref int at, ReadOnlySpan<byte> value, ref ushort length)
+    /// <summary>Copies a value (cut) at <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Append(Span<byte> destination, ref int at, ReadOnlySpan<byte> value, ref ushort length)
     {
-        if (value.Length > ClfFormat.MaxFieldBytes) value = value.Slice(0, ClfFormat.MaxFieldBytes);
-        if (destination.Length - at < value.Length) return false;
-        SmallCopy.To(value, destination.Slice(at));
-        at += value.Length;
-        length = (ushort)value.Length;
-        return true;
+        int n = Cut(value);
+        SmallCopy.To(value.Slice(0, n), destination.Slice(at, n));
+        at += n;
+        length = (ushort)n;
     }
 
     private static ReadOnlySpan<byte> Next(ReadOnlySpan<byte> source, scoped ref int at, int length)

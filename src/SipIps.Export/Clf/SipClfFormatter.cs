@@ -61,7 +61,7 @@ public sealed class SipClfFormatter
     /// come from the same code.</remarks>
     public int Format(in PacketInfo packet, SipMessage m, Span<byte> destination)
     {
-        int length = ClfEvent.From(packet, m).WriteTo(_scratch);
+        int length = ClfEvent.Write(packet, m, _scratch);
         return length < 0 ? -1 : Format(_scratch.AsSpan(0, length), destination);
     }
 

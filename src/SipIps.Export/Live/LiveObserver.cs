@@ -57,7 +57,7 @@ public sealed class LiveObserver : ISipObserver
             var room = _clf.Reserve(MaxClfEvent);
             if (!room.IsEmpty)
             {
-                int n = ClfEvent.From(packet, message).WriteTo(room);
+                int n = ClfEvent.Write(packet, message, room);
                 if (n < 0) ClfTooLarge++;
                 _clf.Commit(n);
             }
