@@ -75,41 +75,6 @@ public sealed class LiveExportTests : IDisposable
         Assert.Equal("live-999@192.0.2.10", records[^1].CallId);
     }
 
-    /// <summary>
-    /// Space is reserved ahead of the records (past the end of the file, so readers see only whole records) and given
-    /// back when the file is closed: a closed file holds no more blocks than its bytes need.
-    /// </summary>
-    [Fact]
-    public void Space_reserved_ahead_of_the_file_is_invisible_to_readers_and_given_back_at_close()
-    {
-        string path = Path.Combine(_dir, "sip.clf");
-        var writer = new ClfLogWriter(new ClfLogOptions { Path = path }, _ => { });
-        var (engine, _) = Worker(writer);
-        writer.Start();
-        Feed(engine, 0, 1000);
-        Assert.True(WaitFor(() => writer.Written == 1000), $"{writer.Written}");
-        // Open: every byte a reader sees belongs to a record.
-        var open = File.ReadAllBytes(path);
-        Assert.Equal(1000, ReadAll(open).Count);
-        long reserved = AllocatedBytes(path);
-        writer.Dispose();
-        long size = new FileInfo(path).Length;
-        Assert.Equal(open.Length, size);
-        long allocated = AllocatedBytes(path);
-        // A file system that reserves nothing (no fallocate) passes trivially; one that does must have reserved and trimmed.
-        Assert.True(allocated <= (size + 4095) / 4096 * 4096 + 65536, $"closed: {allocated} bytes allocated for {size} (open: {reserved})");
-        if (reserved > size + 65536) Assert.True(allocated < reserved, $"{allocated} of {reserved}");
-    }
-
-    /// <summary>Bytes of disk a file holds (st_blocks), from stat(1).</summary>
-    private static long AllocatedBytes(string path)
-    {
-        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true })!;
-        var parts = p.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        p.WaitForExit();
-        return long.Parse(parts[0]) * long.Parse(parts[1]);
-    }
-
     [Fact]
     public void The_file_rotates_by_size_and_keeps_the_configured_number()
     {

@@ -1,7 +1,6 @@
 using SipIps.Engine.Common;
 using SipIps.Engine.Sessions;
 using SipIps.Export.Clf;
-using SipIps.Export.Interop;
 
 namespace SipIps.Export.Live;
 
@@ -41,9 +40,6 @@ public sealed class ClfLogWriter : IDisposable
     private bool _wroteToBoundary; // during the current pass
     // The file's size, kept here: FileStream.Length asks the kernel on every call.
     private long _fileBytes;
-    // Disk space reserved past the end of the file up to this offset (see FileSpace), or -1 once the file system
-    // refused: the writer then appends as before.
-    private long _reservedTo;
     private long _openedNs;
     private volatile bool _stop;
     private volatile bool _reopen;
@@ -205,7 +201,6 @@ public sealed class ClfLogWriter : IDisposable
         }
         try
         {
-            ReserveSpace(upTo);
             _file!.Write(_batch, 0, upTo);
             _fileBytes += upTo;
             Written += _batchRecords - 1;
@@ -242,7 +237,6 @@ public sealed class ClfLogWriter : IDisposable
             {
                 try
                 {
-                    ReserveSpace(length);
                     _file.Write(_batch, 0, length);
                     _fileBytes += length;
                     Written += _batchRecords;
@@ -262,22 +256,6 @@ public sealed class ClfLogWriter : IDisposable
         }
     }
 
-    /// <summary>
-    /// Bytes reserved at a time past the end of the file. At 40 MB/s of records that is one call every 100 ms; a file
-    /// left by a crash keeps at most this much unused space.
-    /// </summary>
-    private const long ReserveBytes = 4 << 20;
-
-    /// <summary>Makes sure the next <paramref name="length"/> bytes of the file land in reserved space.</summary>
-    private void ReserveSpace(int length)
-    {
-        if (_reservedTo < 0 || _fileBytes + length <= _reservedTo) return;
-        long from = Math.Max(_reservedTo, _fileBytes);
-        long to = (_fileBytes + length + ReserveBytes - 1) / ReserveBytes * ReserveBytes;
-        if (FileSpace.Reserve(_file!.SafeFileHandle, from, to - from, out _)) _reservedTo = to;
-        else _reservedTo = -1; // no such support here (tmpfs before 3.5, NFS...): plain appends
-    }
-
     private void Open()
     {
         try
@@ -285,7 +263,6 @@ public sealed class ClfLogWriter : IDisposable
             // Unbuffered: the batch is the buffer.
             _file = new FileStream(_options.Path, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
             _fileBytes = _file.Length;
-            _reservedTo = _fileBytes;
             _openedNs = SessionExporter.NowNs();
             _reported = false;
         }
@@ -300,7 +277,6 @@ public sealed class ClfLogWriter : IDisposable
     {
         try
         {
-            if (_file is not null && _reservedTo > 0) FileSpace.TrimToSize(_file.SafeFileHandle);
             _file?.Dispose();
         }
         catch (IOException)
