@@ -1,4 +1,5 @@
 using SipIps.Capture.AfPacket;
+using SipIps.Capture.Interop;
 using SipIps.Engine.Enforcement;
 using SipIps.Engine.Pipeline;
 
@@ -120,6 +121,26 @@ public sealed class InlineBridge : IDisposable
                 throw new CaptureException($"MTU mismatch in pair {pair.A}-{pair.B}: {pair.A} has {mtuA}, {pair.B} has {mtuB}; frames larger than the smaller one would be lost");
             foreach (var name in new[] { pair.A, pair.B }) CheckOffloads(name);
         }
+        CheckInterrupts();
+    }
+
+    /// <summary>
+    /// Warns of device interrupts delivered to the workers' CPUs (bridge.cpus, or the CPUs the process was started
+    /// on): see <see cref="IrqPlacement"/>. Workers that may run on every CPU have no core of their own to protect.
+    /// </summary>
+    private void CheckInterrupts()
+    {
+        IReadOnlyList<int> cpus = _options.WorkerCpus.Count > 0 ? _options.WorkerCpus : CpuAffinity.CurrentCpus();
+        if (cpus.Count == 0 || cpus.Count >= CpuAffinity.OnlineCpus()) return;
+        var irqs = IrqPlacement.OnCpus(cpus, _options.Pairs.SelectMany(p => new[] { p.A, p.B }).ToArray());
+        if (irqs.Count == 0) return;
+        string list = string.Join(", ", irqs.Take(4).Select(i => $"IRQ {i.Number} {i.Name} ({i.Count:N0} so far)"))
+                      + (irqs.Count > 4 ? $" and {irqs.Count - 4} more" : "");
+        string warning = $"device interrupts land on the workers' CPU {string.Join(",", cpus.Distinct().Order())}: {list}; their handlers run " +
+                         "in the workers' time (move them with /proc/irq/N/smp_affinity_list, or at boot with irqaffinity= or isolcpus=managed_irq,CPUS " +
+                         "for those the kernel manages)";
+        _warnings.Add(warning);
+        _log("warning: " + warning);
     }
 
     /// <summary>Name prefix of the kernel bridges the fail-open helper (packaging/sipips-failopen) creates.</summary>

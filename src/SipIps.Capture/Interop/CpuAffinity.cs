@@ -13,6 +13,9 @@ public static unsafe partial class CpuAffinity
     [LibraryImport("libc.so.6", EntryPoint = "sched_setaffinity", SetLastError = true)]
     private static partial int SchedSetAffinity(int tid, nuint size, ulong* mask);
 
+    [LibraryImport("libc.so.6", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    private static partial int SchedGetAffinity(int tid, nuint size, ulong* mask);
+
     [LibraryImport("libc.so.6", EntryPoint = "gettid")]
     private static partial int GetTid();
 
@@ -78,6 +81,17 @@ public static unsafe partial class CpuAffinity
             if (error is not null && Directory.Exists(dir)) return error;
         }
         return null;
+    }
+
+    /// <summary>The CPUs the calling thread may run on (a process started under taskset: its set); empty when unknown.</summary>
+    public static List<int> CurrentCpus()
+    {
+        ulong* mask = stackalloc ulong[MaskWords];
+        var cpus = new List<int>();
+        if (SchedGetAffinity(0, (nuint)(MaskWords * sizeof(ulong)), mask) != 0) return cpus;
+        for (int i = 0; i < MaskWords * 64; i++)
+            if ((mask[i / 64] & (1UL << (i % 64))) != 0) cpus.Add(i);
+        return cpus;
     }
 
     private static string? Pin(int tid, IReadOnlyCollection<int> cpus)
