@@ -393,6 +393,44 @@ public class ClfTests
         Assert.True(direct.CheckedRecords < 10_000, $"{direct.CheckedRecords} of 20000 checked");
     }
 
+    /// <summary>
+    /// Queued bytes come from the workers' own copies, but a formatter must not trust them: garbage of every length,
+    /// and real events with their lengths or values damaged, give a record or -1, never an exception or a write past
+    /// the buffer.
+    /// </summary>
+    [Fact]
+    public void Damaged_queued_events_never_throw_or_write_past_the_buffer()
+    {
+        var rnd = new Random(4);
+        var f = new SipClfFormatter();
+        var backing = new byte[1 << 18];
+        var m = new SipMessage();
+        SipParser.Parse(B(SipSamples.Invite(SipSamples.BenchmarkCall)), m);
+        var good = new byte[16384];
+        int goodLength = ClfEvent.From(new PacketInfo { TimestampNs = 1_700_000_000_000_000_000 }, m).WriteTo(good);
+        for (int i = 0; i < 20_000; i++)
+        {
+            byte[] queued;
+            if (i % 2 == 0)
+            {
+                queued = new byte[rnd.Next(0, 400)];
+                rnd.NextBytes(queued);
+            }
+            else
+            {
+                // A real event with a few bytes changed: lengths, numbers, flags or values; sometimes longer.
+                queued = good.AsSpan(0, goodLength + (rnd.Next(4) == 0 ? rnd.Next(0, 9000) : 0)).ToArray();
+                for (int k = rnd.Next(1, 6); k > 0; k--) queued[rnd.Next(queued.Length)] = (byte)rnd.Next(256);
+            }
+            int size = rnd.Next(0, 12_000);
+            backing.AsSpan().Fill(0xA5);
+            int n = f.Format(queued, backing.AsSpan(0, size));
+            Assert.True(n == -1 || (n > 0 && n <= size), $"case {i}: {n} of {size}");
+            Assert.True(backing.AsSpan(size).IndexOfAnyExcept((byte)0xA5) < 0, $"case {i}: written past a buffer of {size}");
+            if (n > 0) Assert.True(ClfReader.TryParse(backing.AsSpan(0, n), out _, out var error) == n, $"case {i}: {error}");
+        }
+    }
+
     [Fact]
     public void Reader_rejects_damaged_records()
     {

@@ -151,17 +151,19 @@ public sealed class SipClfFormatter
     }
 
     /// <summary>
-    /// True when a value holds TAB, CR or LF, or is exactly "-" or "?": the checked writer escapes those.
+    /// True when a value holds TAB, CR or LF, or is exactly "-" or "?" (the checked writer escapes those), or is longer
+    /// than a field may be (the checked writer cuts it; <see cref="ClfEvent.WriteTo"/> never queues one).
     /// </summary>
     private static bool NeedsEscaping(in ClfEvent.Header h, ReadOnlySpan<byte> strings)
     {
         if (strings.IndexOfAny((byte)'\t', (byte)'\r', (byte)'\n') >= 0) return true;
-        // The CSeq method is only part of its field ("1 -" needs no escape).
-        int at = h.Lengths[0];
-        for (int i = 1; i < ClfEvent.StringCount; i++)
+        int at = 0;
+        for (int i = 0; i < ClfEvent.StringCount; i++)
         {
             int n = h.Lengths[i];
-            if (n == 1 && strings[at] is (byte)'-' or (byte)'?') return true;
+            if (n > ClfFormat.MaxFieldBytes) return true;
+            // The CSeq method is only part of its field ("1 -" needs no escape).
+            if (i > 0 && n == 1 && strings[at] is (byte)'-' or (byte)'?') return true;
             at += n;
         }
         return false;
