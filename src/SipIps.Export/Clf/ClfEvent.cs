@@ -8,9 +8,10 @@ namespace SipIps.Export.Clf;
 
 /// <summary>
 /// The raw values of one CLF record: numbers, addresses and the SIP strings as they are in the message. A bridge
-/// worker copies them into its ring (<see cref="WriteTo"/>: a fixed header and the strings, no formatting), and the
-/// CLF thread reads them back (<see cref="TryRead"/>) and formats the record there, so that the text formatting
-/// and the file's memory traffic stay off the packet path. <c>analyze --clf</c> formats the same values directly.
+/// worker copies them into its ring (<see cref="Write"/>: a fixed header and the strings, no formatting), and the
+/// CLF thread formats the record from those bytes (<see cref="SipClfFormatter.Format(ReadOnlySpan{byte}, Span{byte})"/>),
+/// so that the text formatting and the file's memory traffic stay off the packet path. <c>analyze --clf</c> queues
+/// each message's values into a buffer of its own and formats them the same way.
 /// </summary>
 public ref struct ClfEvent
 {
