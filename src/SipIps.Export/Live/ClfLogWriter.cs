@@ -199,39 +199,34 @@ public sealed class ClfLogWriter : IDisposable
             WriteBatch();
             return;
         }
-        try
+        // The record that crosses the boundary counts with the next batch, where it ends.
+        _batchRecords--;
+        if (!WriteBatch(keepFrom: upTo, keepLength: rest))
         {
-            _file!.Write(_batch, 0, upTo);
-            _fileBytes += upTo;
-            Written += _batchRecords - 1;
-            _wroteToBoundary = true;
-        }
-        catch (IOException e)
-        {
-            // The records of the batch are lost, and so is the one that crossed the boundary: its start may be gone.
-            WriteErrors += _batchRecords;
-            _batchRecords = 0;
-            _batchLength = 0;
-            Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
+            // Its start is gone with the batch, so it is lost too.
+            WriteErrors++;
             return;
         }
-        Buffer.BlockCopy(_batch, upTo, _batch, 0, rest);
         _batchLength = rest;
         _batchRecords = 1;
+        _wroteToBoundary = true;
     }
 
     /// <summary>
     /// Writes the batch to the file. With <paramref name="keepLength"/> &gt; 0 the bytes at <paramref name="keepFrom"/>
-    /// (a record formatted but not yet counted) are kept and moved to the start of the emptied batch.
+    /// (a record, or its end, not counted in the batch) are kept and moved to the start of the emptied batch. False
+    /// when the records could not be written (they are counted as errors).
     /// </summary>
-    private void WriteBatch(int keepFrom = 0, int keepLength = 0)
+    private bool WriteBatch(int keepFrom = 0, int keepLength = 0)
     {
         int length = keepLength > 0 ? keepFrom : _batchLength;
+        bool written = true;
         if (length > 0)
         {
             if (_file is null)
             {
                 WriteErrors += _batchRecords;
+                written = false;
             }
             else
             {
@@ -244,6 +239,7 @@ public sealed class ClfLogWriter : IDisposable
                 catch (IOException e)
                 {
                     WriteErrors += _batchRecords;
+                    written = false;
                     Report($"clf: cannot write {_options.Path}: {e.Message} (records are counted as lost)");
                 }
             }
@@ -254,6 +250,7 @@ public sealed class ClfLogWriter : IDisposable
         {
             Buffer.BlockCopy(_batch, keepFrom, _batch, 0, keepLength);
         }
+        return written;
     }
 
     private void Open()
