@@ -41,7 +41,7 @@ public class EngineBenchmarks
         Engine.Sip.SipParser.Parse(Encoding.ASCII.GetBytes(SipSamples.Invite(SipSamples.BenchmarkCall)), _parsed);
         _info = new PacketInfo { Source = Engine.Common.IpAddr.FromV4(0xC000020A), Destination = Engine.Common.IpAddr.FromV4(0xC6336414), SourcePort = 5060, DestinationPort = 5060, Protocol = L4Protocol.Udp, TimestampNs = 1_700_000_000_000_000_000 };
         var queued = new byte[8192];
-        _queued = queued.AsSpan(0, ClfEvent.From(_info, _parsed).WriteTo(queued)).ToArray();
+        _queued = queued.AsSpan(0, ClfEvent.Write(_info, _parsed, queued)).ToArray();
     }
 
     /// <summary>128 frames (64 INVITE and 64 200 OK with SDP) per operation.</summary>

@@ -33,6 +33,7 @@ internal static class AsciiCase
             if ((Unsafe.Add(ref a, i) | 0x20) != Unsafe.Add(ref b, i)) return false;
         return true;
     }
+
     /// <summary>
     /// True when the four bytes at <paramref name="at"/> are three letters in any case and then a fourth byte as it
     /// is ("sip:", "SIP/"): <paramref name="literal"/> holds them lower-case, little-endian. The fourth byte is not
