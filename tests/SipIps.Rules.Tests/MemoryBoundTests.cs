@@ -12,7 +12,10 @@ namespace SipIps.Rules.Tests;
 /// <summary>
 /// A million random Call-IDs, and a million spoofed sources, through the whole engine (decode, parse, shipped
 /// rules, session state): memory stays within the configured tables, and established calls keep their state.
+/// The managed heap is measured for the whole process, so these tests run alone: another test class allocating at
+/// the same time once made the heap grow 9.5 MB here while this thread allocated 36 KB.
 /// </summary>
+[Collection(MemoryBoundCollection.Name)]
 public class MemoryBoundTests(ITestOutputHelper output)
 {
     private const int Messages = 1_000_000;
@@ -180,4 +183,11 @@ public class MemoryBoundTests(ITestOutputHelper output)
         frame[24] = (byte)(c >> 8);
         frame[25] = (byte)c;
     }
+}
+
+/// <summary>Runs its tests with no other test class running beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryBoundCollection
+{
+    public const string Name = "memory bound";
 }
